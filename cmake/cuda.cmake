@@ -1,0 +1,22 @@
+# CUDA kernels: nvcc with explicit -gencode flags per component (computed in Python from
+# cuda-capabilities and what the nvcc in use supports), linked against the shared CUDA
+# runtime that torch's wheels ship.
+include_guard(GLOBAL)
+
+find_package(CUDAToolkit REQUIRED)
+set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)
+
+target_compile_definitions(kernel_torch INTERFACE USE_CUDA=1 CUDA_KERNEL)
+target_compile_features(kernel_torch INTERFACE cuda_std_${KERNEL_CXX_STANDARD})
+target_link_libraries(kernel_torch INTERFACE CUDA::cudart)
+# The flags torch's own extensions get (minus the half/bfloat16 operator switches).
+target_compile_options(kernel_torch INTERFACE
+  "$<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr;-DENABLE_FP8>")
+if(KERNEL_GLIBC_COMPAT)
+  target_compile_options(kernel_torch INTERFACE
+    "$<$<COMPILE_LANGUAGE:CUDA>:SHELL:--pre-include ${KERNEL_GLIBC_COMPAT_HEADER}>")
+endif()
+if(DEFINED ENV{NVCC_THREADS})
+  target_compile_options(kernel_torch INTERFACE "$<$<COMPILE_LANGUAGE:CUDA>:--threads=$ENV{NVCC_THREADS}>")
+endif()
+

@@ -1,0 +1,102 @@
+"""The PEP 517 hooks. Thin: each hook runs the pipeline and turns user errors into one line.
+
+    build.toml -> config -> plan (variant) -> project -> driver -> assemble (compliance) -> wheel
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator, List, Mapping, Optional, Union
+
+from .errors import KernelBuildError
+
+ConfigSettings = Optional[Mapping[str, Union[str, List[str]]]]
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """Show a kernel author's mistake as one clear message, not a traceback."""
+    try:
+        yield
+    except KernelBuildError as exc:
+        sys.stdout.flush()
+        print(f"\nkernels_build error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+
+
+def _progress(message: str) -> None:
+    print(f"kernels_build: {message}", file=sys.stderr, flush=True)
+
+
+def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> List[str]:
+    """scikit-build-core, and torch (pinned with ``-C kernels.torch-version=M.m``)."""
+    from .settings import BuildSettings
+
+    with _user_errors():
+        settings = BuildSettings.from_config_settings(config_settings)
+    requires = ["scikit-build-core>=0.11"]
+    if settings.torch_version is not None:
+        major, minor = settings.torch_version
+        requires.append(f"torch=={major}.{minor}.*")
+    else:
+        requires.append("torch")
+    return requires
+
+
+get_requires_for_build_editable = get_requires_for_build_wheel
+
+
+def build_wheel(
+    wheel_directory: str,
+    config_settings: ConfigSettings = None,
+    metadata_directory: Optional[str] = None,
+) -> str:
+    """Build the kernel variant that the build environment's torch (or the settings) selects."""
+    with _user_errors():
+        return _build(Path(wheel_directory), config_settings).name
+
+
+def build_editable(
+    wheel_directory: str,
+    config_settings: ConfigSettings = None,
+    metadata_directory: Optional[str] = None,
+) -> str:
+    """PEP 660: compile the extension, then install a wheel whose package points back at
+    ``torch-ext/<module>/`` so edits to the Python code take effect without reinstalling."""
+    from .editable import make_editable_wheel
+
+    with _user_errors():
+        with tempfile.TemporaryDirectory(prefix="kernels-editable-") as tmp:
+            built = _build(Path(tmp), config_settings)
+            return make_editable_wheel(built, Path(wheel_directory)).name
+
+
+def _build(wheel_directory: Path, config_settings: ConfigSettings) -> Path:
+    from .assemble import finalize_wheel
+    from .config import check_layout, load_build_config
+    from .driver import build_with_scikit_build
+    from .ophook import check_op_namespaces
+    from .plan import make_plan
+    from .project import generate_project
+    from .settings import BuildSettings
+
+    root = Path(os.getcwd())
+    settings = BuildSettings.from_config_settings(config_settings)
+    config = load_build_config(root)
+    check_layout(config)
+    check_op_namespaces(config.python_dir, root=root)
+    plan = make_plan(config, settings)
+    _progress(f"building {config.general.name} variant {plan.variant.name} (ops {plan.ops_name})")
+    if plan.cuda_capabilities:
+        for name, caps in plan.cuda_capabilities.items():
+            _progress(f"kernel.{name}: CUDA archs {' '.join(str(c) for c in caps)}")
+    project = generate_project(plan)
+    with tempfile.TemporaryDirectory(prefix="kernels-raw-") as tmp:
+        raw = build_with_scikit_build(project, Path(tmp), settings.passthrough)
+        final = finalize_wheel(raw, plan, wheel_directory)
+    _progress(f"wrote {final.name}")
+    return final

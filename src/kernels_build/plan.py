@@ -1,0 +1,307 @@
+"""Decide what one build produces: the variant, the op namespace, the archs, the metadata.
+
+``make_plan`` is the "variant" stage of the pipeline: it joins the parsed build.toml with the
+build environment (torch, nvcc) and the user's settings into a :class:`BuildPlan`, and every
+later stage (project generation, driver, wheel assembly) only reads the plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+from kernels.metadata import BackendInfo, Metadata
+from kernels.variants import ArchVariant, NoarchVariant, Variant, host_cpu, host_os
+
+from . import __version__
+from .config import BuildConfig, Kernel, Torch, TorchNoarch, TvmFfi
+from .cuda_archs import Capability, effective_capabilities, metadata_archs
+from .errors import ConfigError, ToolchainError
+from .settings import BuildSettings
+from .toolchain import Nvcc, TorchInfo, find_nvcc, inspect_torch
+
+#: Backends whose C++/CUDA code this builder can compile on Linux.
+COMPILED_BACKENDS = ("cpu", "cuda", "rocm", "xpu", "metal")
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Everything the later stages need to know about one variant build."""
+
+    config: BuildConfig
+    settings: BuildSettings
+    variant: Variant
+    backend: str
+    unique_id: str
+    torch: Optional[TorchInfo]
+    nvcc: Optional[Nvcc] = None
+    kernels: Tuple[Kernel, ...] = ()
+    cuda_capabilities: Dict[str, Tuple[Capability, ...]] = field(default_factory=dict)
+    stable_abi: Optional[Tuple[int, ...]] = None
+
+    @property
+    def module(self) -> str:
+        return self.config.general.module_name
+
+    @property
+    def ops_name(self) -> str:
+        """Extension name = op namespace = metadata ``id``: ``_relu_cpu_0123456789``."""
+        return f"_{self.module}_{self.backend}_{self.unique_id}"
+
+    @property
+    def is_noarch(self) -> bool:
+        return isinstance(self.variant, NoarchVariant)
+
+    @property
+    def work_dir(self) -> Path:
+        """Per-variant working directory inside the kernel repo, kept between builds."""
+        return self.config.root / ".kernels_build" / self.variant.name
+
+    @property
+    def dist_version(self) -> str:
+        """``1.0.0+torch213cpucxx11``: the kernel's major version, then the variant label."""
+        return f"{self.config.general.version}.0.0+{self.variant.wheel_label}"
+
+    @property
+    def torch_requirement(self) -> str:
+        """``Requires-Dist`` on torch: the built major.minor, or a floor for stable ABI."""
+        if self.stable_abi is not None:
+            return f"torch>={self.stable_abi[0]}.{self.stable_abi[1]}"
+        if self.is_noarch or self.torch is None:
+            return "torch"
+        major, minor = self.torch.major_minor
+        return f"torch=={major}.{minor}.*"
+
+    def metadata(self) -> Metadata:
+        """metadata.json for this variant, without the digest (added when the wheel is assembled)."""
+        general = self.config.general
+        archs: Optional[Tuple[str, ...]] = None
+        if self.cuda_capabilities:
+            archs = metadata_archs(c for caps in self.cuda_capabilities.values() for c in caps)
+        elif self.backend == "rocm" and self.kernels:
+            archs = tuple(sorted({a for k in self.kernels for a in (k.rocm_archs or ())})) or None
+        elif isinstance(self.config.framework, TorchNoarch):
+            fw = self.config.framework
+            listed = {"cuda": fw.cuda_capabilities, "rocm": fw.rocm_archs}.get(self.backend)
+            archs = tuple(sorted(set(listed))) if listed else None
+        kernel_depends = tuple(
+            {"repo-id": d.repo_id, **({"version": d.version} if d.version is not None else {"revision": d.revision})}
+            for d in general.kernel_depends_for(self.backend)
+        )
+        return Metadata(
+            name=general.name,
+            id=self.ops_name,
+            version=general.version,
+            license=general.license,
+            upstream=general.upstream,
+            source=general.source,
+            python_depends=tuple(general.python_depends_for(self.backend)),
+            kernel_depends=kernel_depends,
+            backend=BackendInfo(type=self.backend, archs=archs),
+            provenance=_provenance(self.config.root),
+        )
+
+
+def make_plan(config: BuildConfig, settings: BuildSettings) -> BuildPlan:
+    """Choose the variant for this environment and settings; validate it can be built."""
+    general = config.general
+    framework = config.framework
+    if isinstance(framework, TvmFfi):
+        raise ConfigError(config.path, "tvm-ffi", "tvm-ffi kernels are not supported by this builder yet; use [torch]")
+
+    torch = _torch_if_needed(config, settings)
+    backend = settings.backend or _default_backend(config, torch)
+    if backend not in general.backends:
+        raise ConfigError(
+            config.path,
+            "general.backends",
+            f"backend {backend!r} was asked for but the kernel declares only {', '.join(general.backends)}",
+        )
+    unique_id = settings.unique_id or source_hash(config)
+    kernels = config.kernels_for(backend) if isinstance(framework, Torch) else ()
+
+    if not kernels:
+        # Python-only kernels, and backends without a [kernel.*] section of their own.
+        return BuildPlan(config, settings, NoarchVariant(backend), backend, unique_id, torch)
+
+    assert torch is not None and isinstance(framework, Torch)
+    if backend not in COMPILED_BACKENDS:
+        raise ConfigError(config.path, "general.backends", f"compiling {backend} kernels is not supported")
+    _check_torch_bounds(config, framework, torch)
+    stable = framework.stable_abi.get(backend)
+    if stable is not None and torch.major_minor < tuple(stable[:2]):
+        raise ToolchainError(
+            f"torch.stable-abi asks for torch {'.'.join(map(str, stable))} but the build "
+            f"environment has torch {torch.version}; install a newer torch."
+        )
+    nvcc, caps, backend_version = None, {}, None
+    if backend == "cuda":
+        nvcc, caps = _cuda_toolchain(config, settings, torch, kernels)
+        backend_version = nvcc.version
+    elif backend == "rocm":
+        backend_version = _require_version(torch.hip, "ROCm", "torch.version.hip")
+    elif backend == "xpu":
+        backend_version = _require_version(torch.xpu, "XPU", "torch.version.xpu")
+
+    if stable is not None:
+        variant: Variant = ArchVariant(
+            "torch-stable-abi", (stable[0], stable[1] if len(stable) > 1 else 0),
+            backend, backend_version, host_cpu(), host_os(),
+        )
+    else:
+        variant = ArchVariant(
+            "torch", torch.major_minor, backend, backend_version, host_cpu(), host_os(),
+            cxx_abi=("cxx11" if torch.cxx11_abi else "cxx98") if host_os() == "linux" else None,
+        )
+    return BuildPlan(
+        config, settings, variant, backend, unique_id, torch, nvcc, kernels, caps,
+        stable_abi=tuple(stable) if stable is not None else None,
+    )
+
+
+def _torch_if_needed(config: BuildConfig, settings: BuildSettings) -> Optional[TorchInfo]:
+    """Compiled kernels need torch; Python-only ones use it only to pick a default backend."""
+    needs_torch = isinstance(config.framework, Torch) and any(
+        config.kernels_for(b) for b in ([settings.backend] if settings.backend else config.general.backends)
+    )
+    try:
+        torch = inspect_torch()
+    except ToolchainError:
+        if needs_torch:
+            raise
+        return None
+    if settings.torch_version and torch.major_minor != settings.torch_version:
+        raise ToolchainError(
+            f"kernels.torch-version asks for torch {settings.torch_version[0]}.{settings.torch_version[1]} "
+            f"but the build environment has torch {torch.version}; install that torch, or build "
+            "with build isolation so that the backend requests it."
+        )
+    return torch
+
+
+def _default_backend(config: BuildConfig, torch: Optional[TorchInfo]) -> str:
+    """The backend the build environment's torch was built for, if the kernel has it."""
+    backends = config.general.backends
+    if torch is not None:
+        for backend, present in (("cuda", torch.cuda), ("rocm", torch.hip), ("xpu", torch.xpu)):
+            if present and backend in backends:
+                return backend
+    if "cpu" in backends:
+        return "cpu"
+    if len(backends) == 1 or torch is None:
+        return backends[0]
+    raise ToolchainError(
+        f"the build environment's torch ({torch.version}) has none of the kernel's backends "
+        f"({', '.join(backends)}); choose one with -C kernels.backend=<backend>."
+    )
+
+
+def _check_torch_bounds(config: BuildConfig, framework: Torch, torch: TorchInfo) -> None:
+    have = torch.major_minor
+    for key, bound, ok in (
+        ("torch.minver", framework.minver, lambda b: have >= _pad(b)),
+        ("torch.maxver", framework.maxver, lambda b: have <= _pad(b)),
+    ):
+        if bound is not None and not ok(bound):
+            raise ToolchainError(
+                f"{config.path}: {key} = {'.'.join(map(str, bound))} excludes the build environment's "
+                f"torch {torch.version}; install a torch within the bounds."
+            )
+
+
+def _pad(version: Tuple[int, ...]) -> Tuple[int, int]:
+    v = tuple(version) + (0, 0)
+    return v[0], v[1]
+
+
+def _require_version(version: Optional[Tuple[int, int]], name: str, where: str) -> Tuple[int, int]:
+    if version is None:
+        raise ToolchainError(
+            f"building the {name.lower()} backend needs a torch built for {name} ({where} is empty); "
+            f"install a {name} build of torch."
+        )
+    return version
+
+
+def _cuda_toolchain(
+    config: BuildConfig, settings: BuildSettings, torch: TorchInfo, kernels: Tuple[Kernel, ...]
+) -> Tuple[Nvcc, Dict[str, Tuple[Capability, ...]]]:
+    if torch.cuda is None:
+        raise ToolchainError(
+            f"building the cuda backend needs a CUDA build of torch, but the build environment has "
+            f"torch {torch.version}; install e.g. torch==2.14.1 (cu130), or build another backend "
+            "with -C kernels.backend=cpu."
+        )
+    nvcc = find_nvcc()
+    if nvcc is None:
+        raise ToolchainError(
+            f"no nvcc found (looked at $CUDACXX, $CUDA_HOME/bin, PATH, /usr/local/cuda); torch "
+            f"{torch.version} needs a CUDA {torch.cuda[0]}.x toolkit. Install it or set CUDA_HOME."
+        )
+    if nvcc.version[0] != torch.cuda[0]:
+        raise ToolchainError(
+            f"nvcc {nvcc.version[0]}.{nvcc.version[1]} ({nvcc.path}) does not match torch's CUDA "
+            f"{torch.cuda[0]}.{torch.cuda[1]}: the major versions must be equal. Point CUDA_HOME at a "
+            f"CUDA {torch.cuda[0]}.x toolkit or install a torch built for CUDA {nvcc.version[0]}."
+        )
+    cuda = config.general.backend_depends.get("cuda")
+    for key, bound, ok in (
+        ("general.cuda.minver", cuda.minver if cuda else None, lambda b: nvcc.version >= _pad(b)),
+        ("general.cuda.maxver", cuda.maxver if cuda else None, lambda b: nvcc.version <= _pad(b)),
+    ):
+        if bound is not None and not ok(bound):
+            raise ToolchainError(
+                f"{config.path}: {key} = {'.'.join(map(str, bound))} excludes nvcc "
+                f"{nvcc.version[0]}.{nvcc.version[1]}; use a CUDA toolkit within the bounds."
+            )
+    caps = {}
+    for kernel in kernels:
+        if kernel.cuda_minver is not None and nvcc.version < _pad(kernel.cuda_minver):
+            continue  # the contract: components needing a newer toolkit are skipped
+        caps[kernel.name] = effective_capabilities(
+            kernel.cuda_capabilities, nvcc.version, nvcc.supported_archs,
+            narrow_to=settings.cuda_capabilities, component=kernel.name,
+        )
+    return nvcc, caps
+
+
+def source_hash(config: BuildConfig, length: int = 10) -> str:
+    """Hash of everything that defines the kernel: build.toml, every listed source and the
+    Python package. Same sources give the same id; any change gives a new one, so two
+    versions of a kernel get distinct op namespaces and load side by side."""
+    root = config.root
+    paths = {config.path}
+    framework = config.framework
+    for entry in [*getattr(framework, "src", ()), *(s for k in config.kernels for s in k.src)]:
+        paths.add(root / entry)
+    if config.python_dir.is_dir():
+        paths.update(
+            p for p in config.python_dir.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        )
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        rel = path.relative_to(root).as_posix()
+        digest.update(rel.encode() + b"\0")
+        digest.update(path.read_bytes() if path.is_file() else b"<missing>")
+        digest.update(b"\0")
+    return digest.hexdigest()[:length]
+
+
+def _provenance(root: Path) -> dict:
+    provenance: dict = {"kernels-build": {"version": __version__}}
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
+            cwd=root, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return provenance  # not a git checkout: nothing to record
+    provenance["kernel"] = {"commit": commit, "dirty": bool(dirty)}
+    return provenance

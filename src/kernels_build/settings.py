@@ -1,0 +1,127 @@
+"""Typed build settings: our ``-C kernels.*`` config settings, the rest for scikit-build-core.
+
+Every setting can also come from an environment variable (handy on CI runners and on
+machines where the pip command line is not yours), the config setting winning::
+
+    pip wheel . -C kernels.backend=cuda -C kernels.compliance=warn
+    KERNELS_BUILD_BACKEND=cuda KERNELS_BUILD_COMPLIANCE=warn pip wheel .
+
+=========================  ===============================  ==========================================
+config setting             environment variable             meaning
+=========================  ===============================  ==========================================
+kernels.backend            KERNELS_BUILD_BACKEND            backend to build (default: from torch)
+kernels.torch-version      KERNELS_BUILD_TORCH_VERSION      torch major.minor to build against
+kernels.compliance         KERNELS_BUILD_COMPLIANCE         ``error`` (default) or ``warn``
+kernels.policy             KERNELS_BUILD_POLICY             manylinux policy (default manylinux_2_28)
+kernels.cuda-capabilities  KERNELS_BUILD_CUDA_CAPABILITIES  e.g. ``9.0`` or ``8.0;9.0``: replaces the
+                                                            default list, narrows explicit ones
+kernels.unique-id          KERNELS_BUILD_UNIQUE_ID          op namespace id (default: source hash)
+=========================  ===============================  ==========================================
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Tuple, Union
+
+from kernels.variants import BACKENDS
+
+from .errors import ConfigError
+
+ConfigSettings = Mapping[str, Union[str, List[str]]]
+
+_PREFIX = "kernels."
+_KEYS = ("backend", "torch-version", "compliance", "policy", "cuda-capabilities", "unique-id")
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """Our settings, validated; ``passthrough`` holds the scikit-build-core ones."""
+
+    backend: Optional[str] = None
+    torch_version: Optional[Tuple[int, int]] = None
+    compliance: str = "error"
+    policy: str = "manylinux_2_28"
+    cuda_capabilities: Optional[Tuple[str, ...]] = None
+    unique_id: Optional[str] = None
+    passthrough: Mapping[str, Union[str, List[str]]] = field(default_factory=dict)
+
+    @classmethod
+    def from_config_settings(cls, config_settings: Optional[ConfigSettings]) -> "BuildSettings":
+        raw: Dict[str, str] = {}
+        passthrough: Dict[str, Union[str, List[str]]] = {}
+        for key, value in (config_settings or {}).items():
+            if key.startswith(_PREFIX):
+                name = key[len(_PREFIX):]
+                if name not in _KEYS:
+                    raise _error(key, f"unknown setting; known: {', '.join(_PREFIX + k for k in _KEYS)}")
+                raw[name] = value[-1] if isinstance(value, list) else value
+            else:
+                passthrough[key] = value
+        for name in _KEYS:
+            env = os.environ.get("KERNELS_BUILD_" + name.upper().replace("-", "_"))
+            if name not in raw and env:
+                raw[name] = env
+        return cls(
+            backend=_backend(raw.get("backend")),
+            torch_version=_torch_version(raw.get("torch-version")),
+            compliance=_choice("compliance", raw.get("compliance", "error"), ("error", "warn")),
+            policy=_policy(raw.get("policy", "manylinux_2_28")),
+            cuda_capabilities=_capabilities(raw.get("cuda-capabilities")),
+            unique_id=_unique_id(raw.get("unique-id")),
+            passthrough=passthrough,
+        )
+
+
+def _error(key: str, message: str) -> ConfigError:
+    return ConfigError("config settings", key, message)
+
+
+def _choice(name: str, value: str, allowed: Tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise _error(_PREFIX + name, f"{value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _backend(value: Optional[str]) -> Optional[str]:
+    if value is None or value == "auto":
+        return None
+    return _choice("backend", value, BACKENDS)
+
+
+def _torch_version(value: Optional[str]) -> Optional[Tuple[int, int]]:
+    if value is None:
+        return None
+    m = re.fullmatch(r"(\d+)\.(\d+)(\.\d+)?", value.strip())
+    if not m:
+        raise _error(_PREFIX + "torch-version", f"{value!r} is not a torch version such as 2.13")
+    return int(m[1]), int(m[2])
+
+
+def _policy(value: str) -> str:
+    if not re.fullmatch(r"manylinux_2_\d+", value):
+        raise _error(_PREFIX + "policy", f"{value!r} is not a policy such as manylinux_2_28")
+    return value
+
+
+def _capabilities(value: Optional[str]) -> Optional[Tuple[str, ...]]:
+    if value is None:
+        return None
+    caps = tuple(c for c in re.split(r"[;, ]+", value.strip()) if c)
+    for cap in caps:
+        if not re.fullmatch(r"\d+\.\d+[af]?(\+PTX)?", cap):
+            raise _error(
+                _PREFIX + "cuda-capabilities",
+                f"{cap!r} is not a CUDA capability such as 8.0, 9.0a, 10.0f or 12.0+PTX",
+            )
+    return caps
+
+
+def _unique_id(value: Optional[str]) -> Optional[str]:
+    if value is None:
+        return None
+    if not re.fullmatch(r"[a-z0-9_]+", value):
+        raise _error(_PREFIX + "unique-id", f"{value!r} may only hold lowercase letters, digits and _")
+    return value

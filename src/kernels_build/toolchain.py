@@ -1,0 +1,173 @@
+"""What the build environment offers: the torch to build against and the CUDA compiler.
+
+The backend takes torch from the build environment (under build isolation it asks pip for
+it through ``get_requires_for_build_wheel``). Everything the CMake project needs to know about
+torch is read here, in Python, and handed to CMake as plain paths: that avoids torch's own
+CMake package and its FindCUDA pitfalls (see shared/NOTES.md).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional, Tuple
+
+from .errors import ToolchainError
+
+Version = Tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TorchInfo:
+    """The torch installation a kernel is compiled against."""
+
+    version: str  # full version string, e.g. "2.14.1+cu130"
+    major_minor: Tuple[int, int]
+    cxx11_abi: bool
+    cuda: Optional[Tuple[int, int]]  # torch.version.cuda, e.g. (13, 0)
+    hip: Optional[Tuple[int, int]]
+    xpu: Optional[Tuple[int, int]]
+    package_dir: Path  # .../site-packages/torch
+
+    @property
+    def include_dirs(self) -> Tuple[Path, ...]:
+        inc = self.package_dir / "include"
+        return (inc, inc / "torch" / "csrc" / "api" / "include")
+
+    @property
+    def library_dir(self) -> Path:
+        return self.package_dir / "lib"
+
+    @property
+    def site_packages(self) -> Path:
+        return self.package_dir.parent
+
+    def cuda_wheel_include_dirs(self) -> Tuple[Path, ...]:
+        """Headers of torch's ``nvidia-*`` pip dependencies (cuBLAS, cuSPARSE, ...).
+
+        ATen's CUDA headers include them; a CUDA toolkit that holds only nvcc lacks them.
+        """
+        nvidia = self.site_packages / "nvidia"
+        if not nvidia.is_dir():
+            return ()
+        return tuple(sorted(p for p in nvidia.glob("*/include") if p.is_dir()))
+
+    def cuda_wheel_library(self, stem: str) -> Optional[Path]:
+        """A CUDA runtime library shipped by torch's pip dependencies, e.g. ``libcudart.so.13``."""
+        nvidia = self.site_packages / "nvidia"
+        for lib in sorted(nvidia.glob(f"*/lib/{stem}.so*")) if nvidia.is_dir() else ():
+            return lib
+        return None
+
+
+def _major_minor(text: Optional[str]) -> Optional[Tuple[int, int]]:
+    if not text:
+        return None
+    m = re.match(r"(\d+)\.(\d+)", text)
+    return (int(m[1]), int(m[2])) if m else None
+
+
+@lru_cache(maxsize=None)
+def inspect_torch() -> TorchInfo:
+    """Import torch from the build environment and describe it.
+
+    Raises :class:`ToolchainError` with the fix when torch is not installed.
+    """
+    try:
+        import torch  # noqa: PLC0415 - imported only when a build needs it
+    except ImportError as exc:
+        raise ToolchainError(
+            "torch is not installed in the build environment "
+            f"({sys.executable}): {exc}. Install the torch you build for, or build with "
+            "build isolation so the backend can request it (choose the version with "
+            "-C kernels.torch-version=2.13)."
+        ) from None
+    version = torch.__version__.split("+")[0]
+    major_minor = _major_minor(version)
+    assert major_minor is not None, f"unparsable torch version {torch.__version__}"
+    xpu = getattr(torch.version, "xpu", None)
+    return TorchInfo(
+        version=str(torch.__version__),
+        major_minor=major_minor,
+        cxx11_abi=bool(torch.compiled_with_cxx11_abi()),
+        cuda=_major_minor(torch.version.cuda),
+        hip=_major_minor(getattr(torch.version, "hip", None)),
+        # torch.version.xpu looks like "20250300" (YYYY + minor + patch).
+        xpu=(int(xpu[:4]), int(xpu[4:6])) if xpu and len(xpu) >= 6 and xpu.isdigit() else None,
+        package_dir=Path(torch.__file__).resolve().parent,
+    )
+
+
+@dataclass(frozen=True)
+class Nvcc:
+    """A CUDA compiler and what it can target."""
+
+    path: Path
+    version: Tuple[int, int]
+    supported_archs: Tuple[str, ...]  # "7.5", "8.0", ... from `nvcc --list-gpu-arch`
+
+    @property
+    def toolkit_root(self) -> Path:
+        return self.path.resolve().parent.parent
+
+
+def _nvcc_candidates() -> list:
+    found = []
+    if os.environ.get("CUDACXX"):
+        found.append(os.environ["CUDACXX"])
+    for var in ("CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"):
+        if os.environ.get(var):
+            found.append(os.path.join(os.environ[var], "bin", "nvcc"))
+    on_path = shutil.which("nvcc")
+    if on_path:
+        found.append(on_path)
+    found.append("/usr/local/cuda/bin/nvcc")
+    return found
+
+
+def _real_nvcc(path: Path) -> Path:
+    """Follow wrapper scripts such as ``exec /usr/local/cuda-13.0/bin/nvcc "$@"``.
+
+    CMake derives the toolkit root from the compiler's location, so it must see the real one.
+    """
+    resolved = path.resolve()
+    try:
+        head = resolved.read_bytes()[:512]
+    except OSError:
+        return resolved
+    if head.startswith(b"#!"):
+        m = re.search(rb"exec\s+(\S+/nvcc)\b", head)
+        if m and Path(m[1].decode()).is_file():
+            return Path(m[1].decode()).resolve()
+    return resolved
+
+
+@lru_cache(maxsize=None)
+def find_nvcc() -> Optional[Nvcc]:
+    """The first usable nvcc (``CUDACXX``, ``CUDA_HOME``, ``PATH``, /usr/local/cuda), or None."""
+    for candidate in _nvcc_candidates():
+        path = Path(candidate)
+        if not path.is_file():
+            continue
+        path = _real_nvcc(path)
+        try:
+            out = subprocess.run([str(path), "--version"], capture_output=True, text=True, check=True).stdout
+            archs = subprocess.run(
+                [str(path), "--list-gpu-arch"], capture_output=True, text=True, check=True
+            ).stdout
+        except (OSError, subprocess.CalledProcessError):
+            continue
+        m = re.search(r"release (\d+)\.(\d+)", out)
+        if not m:
+            continue
+        supported = tuple(
+            f"{int(a[:-1])}.{a[-1]}" for a in re.findall(r"compute_(\d+)", archs)
+        )
+        return Nvcc(path=path, version=(int(m[1]), int(m[2])), supported_archs=supported)
+    return None
