@@ -11,8 +11,9 @@ __global__ void relu_kernel(scalar_t *__restrict__ out, scalar_t const *__restri
                             int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(blockDim.x) * gridDim.x) {
+    // Compare in float: half and bfloat16 have ambiguous comparison overloads under C++20.
     scalar_t x = in[i];
-    out[i] = x > scalar_t(0) ? x : scalar_t(0);
+    out[i] = static_cast<float>(x) > 0.0f ? x : scalar_t(0);
   }
 }
 

@@ -1,0 +1,73 @@
+"""Development tasks. ``nox -s e2e`` runs the main job end to end, ``nox -s tests`` the tests.
+
+Sessions create their own virtual environments, so they work the same on a new machine
+and on CI (``.ci/run`` calls ``nox -s tests``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+
+ROOT = Path(__file__).resolve().parent
+#: The CPU build of torch that the CPU tests build against.
+TORCH_CPU = os.environ.get("KERNELS_TORCH_CPU", "torch==2.13.0")
+#: A CUDA build of torch for the CUDA compile tests (large: a few GB).
+TORCH_CUDA = os.environ.get("KERNELS_TORCH_CUDA", "torch==2.14.1")
+
+
+@nox.session(python=False)
+def tests(session: nox.Session) -> None:
+    """All tests that run without a GPU: unit tests, CPU builds, CUDA compile (when nvcc exists)."""
+    venv = ROOT / ".nox-venvs" / "cpu"
+    python = _venv(session, venv, TORCH_CPU)
+    env = {}
+    if shutil.which("nvcc"):
+        cuda_python = _venv(session, ROOT / ".nox-venvs" / "cu", TORCH_CUDA, extra=["nvidia-cuda-cuobjdump"])
+        env["KERNELS_TEST_CUDA_PYTHON"] = str(cuda_python)
+    session.run(str(python), "-m", "pytest", *session.posargs, env=env, external=True)
+
+
+@nox.session(python=False)
+def e2e(session: nox.Session) -> None:
+    """The main job: build examples/relu into a wheel, install it, load the kernel and run it."""
+    python = _venv(session, ROOT / ".nox-venvs" / "cpu", TORCH_CPU)
+    with tempfile.TemporaryDirectory(prefix="kernels-e2e-") as tmp:
+        work = Path(tmp)
+        src = work / "relu"
+        shutil.copytree(ROOT / "examples" / "relu", src, ignore=shutil.ignore_patterns(".kernels_build", "__pycache__"))
+        session.run(str(python), "-m", "pip", "wheel", "--no-build-isolation", "--no-deps",
+                    "-w", str(work / "dist"), str(src), external=True)
+        wheel = next((work / "dist").glob("relu-*.whl"))
+        session.log(f"built {wheel.name}")
+        session.run(str(python), "-m", "pip", "install", "--no-deps", "--target", str(work / "site"),
+                    str(wheel), external=True)
+        session.run(str(python), "-m", "pytest", str(src / "tests"), "-m", "kernels_ci",
+                    "-p", "no:cacheprovider", "-q", env={"PYTHONPATH": str(work / "site")}, external=True)
+
+
+@nox.session(python=False)
+def gpu(session: nox.Session) -> None:
+    """GPU tests on a machine with an NVIDIA GPU, nvcc and a CUDA torch already installed."""
+    session.run("python3", "-m", "pytest", "-m", "gpu", *session.posargs,
+                env={"PYTHONPATH": str(ROOT / "src")}, external=True)
+
+
+def _venv(session: nox.Session, path: Path, torch_spec: str, extra: list | None = None) -> Path:
+    """A virtual environment with torch, our package (editable) and the test tools."""
+    python = path / "bin" / "python"
+    marker = path / ".kernels-ready"
+    wanted = " ".join([torch_spec, *(extra or [])])
+    if not marker.is_file() or marker.read_text() != wanted:
+        session.run("python3", "-m", "venv", str(path), external=True)
+        session.run(str(python), "-m", "pip", "install", "-q", torch_spec, *(extra or []), external=True)
+        session.run(str(python), "-m", "pip", "install", "-q", "-e", f"{ROOT}[test]", external=True)
+        marker.write_text(wanted)
+    return python

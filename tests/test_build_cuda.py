@@ -1,0 +1,96 @@
+"""CUDA compile test: build examples/relu for cuda with nvcc against a CUDA build of torch.
+
+No GPU is needed: the test checks the wheel, the architectures embedded in the extension
+(``cuobjdump``) and the compliance gate. It needs a Python interpreter whose torch is a CUDA
+build, given by ``KERNELS_TEST_CUDA_PYTHON`` (``nox -s tests`` prepares one when nvcc exists).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from kernels_build.compliance import check_extension
+
+ROOT = Path(__file__).resolve().parents[1]
+CUDA_PYTHON = os.environ.get("KERNELS_TEST_CUDA_PYTHON")
+
+pytestmark = [
+    pytest.mark.cuda_compile,
+    pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed"),
+    pytest.mark.skipif(not CUDA_PYTHON, reason="KERNELS_TEST_CUDA_PYTHON (a CUDA torch) is not set"),
+]
+
+
+def _python(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([CUDA_PYTHON, *args], capture_output=True, text=True, **kwargs)
+
+
+def _cuobjdump() -> str:
+    """cuobjdump from the toolkit, or from the nvidia-cuda-cuobjdump wheel of the CUDA venv."""
+    found = shutil.which("cuobjdump")
+    if found:
+        return found
+    out = _python("-c", "import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))").stdout.strip()
+    for candidate in Path(out).glob("nvidia/*/bin/cuobjdump"):
+        return str(candidate)
+    pytest.fail("cuobjdump not found: install nvidia-cuda-cuobjdump into the CUDA test environment")
+
+
+@pytest.fixture(scope="module")
+def cuda_build(tmp_path_factory) -> tuple:
+    work = tmp_path_factory.mktemp("relu-cuda")
+    src = work / "relu"
+    shutil.copytree(ROOT / "examples" / "relu", src, ignore=shutil.ignore_patterns(".kernels_build", "__pycache__"))
+    info = json.loads(_python("-c", "import json, torch; print(json.dumps([torch.__version__, torch.version.cuda]))").stdout)
+    proc = _python(
+        "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-w", str(work / "dist"), str(src),
+        env={**os.environ, "MAX_JOBS": str(os.cpu_count() or 2)},
+    )
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-6000:]
+    wheels = list((work / "dist").glob("*.whl"))
+    assert len(wheels) == 1, wheels
+    return wheels[0], info, work
+
+
+def test_wheel_name_and_variant(cuda_build) -> None:
+    wheel, (torch_version, cuda), _ = cuda_build
+    mm = "".join(torch_version.split(".")[:2])
+    cu = "cu" + cuda.replace(".", "")
+    assert wheel.name == f"relu-1.0.0+torch{mm}{cu}cxx11-cp39-abi3-manylinux_2_28_x86_64.whl"
+    with zipfile.ZipFile(wheel) as archive:
+        variant = archive.read("relu-1.0.0+torch%s%scxx11.dist-info/kernels-variant.txt" % (mm, cu)).decode().strip()
+        metadata = json.loads(archive.read("relu/metadata.json"))
+    assert variant == f"torch{mm}-cxx11-{cu}-x86_64-linux"
+    assert metadata["backend"] == {"type": "cuda", "archs": ["8.0", "9.0+PTX"]}
+    assert metadata["id"].startswith("_relu_cuda_")
+
+
+def test_sass_for_every_arch_and_ptx_for_newest(cuda_build) -> None:
+    wheel, _, work = cuda_build
+    extract = work / "extract"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(extract)
+    (so,) = list((extract / "relu").glob("*.abi3.so"))
+    tool = _cuobjdump()
+    elf = subprocess.run([tool, "--list-elf", str(so)], capture_output=True, text=True, check=True).stdout
+    ptx = subprocess.run([tool, "--list-ptx", str(so)], capture_output=True, text=True, check=True).stdout
+    assert set(re.findall(r"sm_(\d+)", elf)) == {"80", "90"}, elf
+    assert set(re.findall(r"sm_(\d+)", ptx)) == {"90"}, ptx
+
+
+def test_cuda_extension_passes_the_gate(cuda_build) -> None:
+    wheel, _, work = cuda_build
+    extract = work / "gate"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(extract)
+    (so,) = list((extract / "relu").glob("*.abi3.so"))
+    report = check_extension(so)
+    assert report.ok, report.describe()
