@@ -11,7 +11,7 @@ import hashlib
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 from kernels.metadata import BackendInfo, Metadata
 from kernels.variants import ArchVariant, NoarchVariant, Variant, host_cpu, host_os
@@ -25,6 +25,13 @@ from .toolchain import Nvcc, TorchInfo, find_nvcc, inspect_torch
 
 #: Backends whose C++/CUDA code this builder can compile on Linux.
 COMPILED_BACKENDS = ("cpu", "cuda", "rocm", "xpu", "metal")
+
+#: AMD GPU architectures the ROCm backend builds for (upstream's HIP_SUPPORTED_ARCHS); also the
+#: default list for kernels without ``rocm-archs``. gfx940/gfx941 are gone from ROCm 7.
+ROCM_SUPPORTED_ARCHS: Tuple[str, ...] = (
+    "gfx906", "gfx908", "gfx90a", "gfx942", "gfx950",
+    "gfx1030", "gfx1100", "gfx1101", "gfx1200", "gfx1201",
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,8 @@ class BuildPlan:
     nvcc: Optional[Nvcc] = None
     kernels: Tuple[Kernel, ...] = ()
     cuda_capabilities: Dict[str, Tuple[Capability, ...]] = field(default_factory=dict)
+    #: kernel name -> the gfx architectures it is compiled for (rocm builds only).
+    rocm_archs: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
     stable_abi: Optional[Tuple[int, ...]] = None
 
     @property
@@ -81,8 +90,8 @@ class BuildPlan:
         archs: Optional[Tuple[str, ...]] = None
         if self.cuda_capabilities:
             archs = metadata_archs(c for caps in self.cuda_capabilities.values() for c in caps)
-        elif self.backend == "rocm" and self.kernels:
-            archs = tuple(sorted({a for k in self.kernels for a in (k.rocm_archs or ())})) or None
+        elif self.rocm_archs:
+            archs = tuple(sorted({a for kernel_archs in self.rocm_archs.values() for a in kernel_archs}))
         elif isinstance(self.config.framework, TorchNoarch):
             fw = self.config.framework
             listed = {"cuda": fw.cuda_capabilities, "rocm": fw.rocm_archs}.get(self.backend)
@@ -105,14 +114,24 @@ class BuildPlan:
         )
 
 
-def make_plan(config: BuildConfig, settings: BuildSettings) -> BuildPlan:
-    """Choose the variant for this environment and settings; validate it can be built."""
+def make_plan(
+    config: BuildConfig,
+    settings: BuildSettings,
+    torch: Optional[TorchInfo] = None,
+    nvcc: Optional[Nvcc] = None,
+) -> BuildPlan:
+    """Choose the variant for this environment and settings; validate it can be built.
+
+    ``torch`` and ``nvcc`` describe the build environment; by default they are looked up
+    (:func:`inspect_torch`, :func:`find_nvcc`). Passing them builds a plan for any environment
+    without that environment at hand (the unit tests do).
+    """
     general = config.general
     framework = config.framework
     if isinstance(framework, TvmFfi):
         raise ConfigError(config.path, "tvm-ffi", "tvm-ffi kernels are not supported by this builder yet; use [torch]")
 
-    torch = _torch_if_needed(config, settings)
+    torch = _torch_if_needed(config, settings, torch)
     backend = settings.backend or _default_backend(config, torch)
     if backend not in general.backends:
         raise ConfigError(
@@ -130,6 +149,13 @@ def make_plan(config: BuildConfig, settings: BuildSettings) -> BuildPlan:
     assert torch is not None and isinstance(framework, Torch)
     if backend not in COMPILED_BACKENDS:
         raise ConfigError(config.path, "general.backends", f"compiling {backend} kernels is not supported")
+    if backend == "metal" and host_os() != "darwin":
+        # Fail here rather than deep inside CMake: Metal needs Apple's metal compiler and SDK.
+        raise ToolchainError(
+            f"Metal kernels can only be built on macOS (this machine runs {host_os()}); "
+            f"kernel(s) {', '.join(k.name for k in kernels)} of {config.path} have backend = \"metal\". "
+            "Build the metal variant on a Mac, or choose another backend with -C kernels.backend=<backend>."
+        )
     _check_torch_bounds(config, framework, torch)
     stable = framework.stable_abi.get(backend)
     if stable is not None and torch.major_minor < tuple(stable[:2]):
@@ -137,12 +163,17 @@ def make_plan(config: BuildConfig, settings: BuildSettings) -> BuildPlan:
             f"torch.stable-abi asks for torch {'.'.join(map(str, stable))} but the build "
             f"environment has torch {torch.version}; install a newer torch."
         )
-    nvcc, caps, backend_version = None, {}, None
+    caps: Dict[str, Tuple[Capability, ...]] = {}
+    rocm_archs: Dict[str, Tuple[str, ...]] = {}
+    backend_version = None
     if backend == "cuda":
-        nvcc, caps = _cuda_toolchain(config, settings, torch, kernels)
+        nvcc, caps = _cuda_toolchain(config, settings, torch, kernels, nvcc)
         backend_version = nvcc.version
-    elif backend == "rocm":
+    else:
+        nvcc = None  # only cuda builds use nvcc
+    if backend == "rocm":
         backend_version = _require_version(torch.hip, "ROCm", "torch.version.hip")
+        rocm_archs = {k.name: effective_rocm_archs(k.rocm_archs, component=k.name) for k in kernels}
     elif backend == "xpu":
         backend_version = _require_version(torch.xpu, "XPU", "torch.version.xpu")
 
@@ -158,21 +189,45 @@ def make_plan(config: BuildConfig, settings: BuildSettings) -> BuildPlan:
         )
     return BuildPlan(
         config, settings, variant, backend, unique_id, torch, nvcc, kernels, caps,
+        rocm_archs=rocm_archs,
         stable_abi=tuple(stable) if stable is not None else None,
     )
 
 
-def _torch_if_needed(config: BuildConfig, settings: BuildSettings) -> Optional[TorchInfo]:
+def effective_rocm_archs(requested: Optional[Sequence[str]], *, component: str = "") -> Tuple[str, ...]:
+    """The gfx architectures a rocm component is compiled for, in the supported list's order.
+
+    ``rocm-archs`` (every supported architecture when absent) intersected with
+    :data:`ROCM_SUPPORTED_ARCHS`; architectures outside it (gfx940, gfx941, ...) are dropped,
+    and an empty intersection is an error naming the key and the supported list.
+    """
+    wanted = set(ROCM_SUPPORTED_ARCHS if requested is None else requested)
+    archs = tuple(a for a in ROCM_SUPPORTED_ARCHS if a in wanted)
+    if not archs:
+        where = f"kernel.{component}.rocm-archs" if component else "rocm-archs"
+        raise ToolchainError(
+            f"{where}: none of {', '.join(requested or ()) or '(none)'} is a ROCm architecture this "
+            f"builder supports ({', '.join(ROCM_SUPPORTED_ARCHS)}); widen rocm-archs."
+        )
+    return archs
+
+
+def _torch_if_needed(
+    config: BuildConfig, settings: BuildSettings, given: Optional[TorchInfo] = None
+) -> Optional[TorchInfo]:
     """Compiled kernels need torch; Python-only ones use it only to pick a default backend."""
     needs_torch = isinstance(config.framework, Torch) and any(
         config.kernels_for(b) for b in ([settings.backend] if settings.backend else config.general.backends)
     )
-    try:
-        torch = inspect_torch()
-    except ToolchainError:
-        if needs_torch:
-            raise
-        return None
+    if given is not None:
+        torch = given
+    else:
+        try:
+            torch = inspect_torch()
+        except ToolchainError:
+            if needs_torch:
+                raise
+            return None
     if settings.torch_version and torch.major_minor != settings.torch_version:
         raise ToolchainError(
             f"kernels.torch-version asks for torch {settings.torch_version[0]}.{settings.torch_version[1]} "
@@ -227,7 +282,11 @@ def _require_version(version: Optional[Tuple[int, int]], name: str, where: str) 
 
 
 def _cuda_toolchain(
-    config: BuildConfig, settings: BuildSettings, torch: TorchInfo, kernels: Tuple[Kernel, ...]
+    config: BuildConfig,
+    settings: BuildSettings,
+    torch: TorchInfo,
+    kernels: Tuple[Kernel, ...],
+    nvcc: Optional[Nvcc] = None,
 ) -> Tuple[Nvcc, Dict[str, Tuple[Capability, ...]]]:
     if torch.cuda is None:
         raise ToolchainError(
@@ -235,7 +294,8 @@ def _cuda_toolchain(
             f"torch {torch.version}; install e.g. torch==2.14.1 (cu130), or build another backend "
             "with -C kernels.backend=cpu."
         )
-    nvcc = find_nvcc()
+    if nvcc is None:
+        nvcc = find_nvcc()
     if nvcc is None:
         raise ToolchainError(
             f"no nvcc found (looked at $CUDACXX, $CUDA_HOME/bin, PATH, /usr/local/cuda); torch "

@@ -271,7 +271,7 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
     assert torch is not None
     framework = config.framework
     assert isinstance(framework, Torch)
-    languages = ["C", "CXX"] + (["CUDA"] if plan.backend == "cuda" else [])
+    languages = ["C", "CXX"] + {"cuda": ["CUDA"], "rocm": ["HIP"]}.get(plan.backend, [])
     include_dirs = [*torch.include_dirs]
     if plan.backend == "cuda":
         include_dirs += torch.cuda_wheel_include_dirs()
@@ -297,6 +297,10 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
             f"set(CMAKE_CUDA_COMPILER {_q(plan.nvcc.path)})",
             "set(CMAKE_CUDA_ARCHITECTURES OFF)  # per-component -gencode flags instead",
         ]
+    if plan.backend == "rocm":
+        out += _rocm_preamble(plan)
+    elif plan.backend == "xpu":
+        out += _xpu_preamble(plan)
     out += [
         f"project({_cmake_id(config.general.name)} LANGUAGES {' '.join(languages)})",
         f"include({_q(cmake_modules_dir() / 'kernels.cmake')})",
@@ -316,6 +320,16 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
         if plan.backend == "cuda":
             flags = [*gencode_flags(plan.cuda_capabilities[kernel.name]), *kernel.cuda_flags]
             args.append("  CUDA_FLAGS " + " ".join(_q(f) for f in flags))
+        elif plan.backend == "rocm":
+            # kernel_add_hip_component (cmake/rocm.cmake) compiles .cu/.hip sources as HIP.
+            args[0] = f"kernel_add_hip_component({_cmake_id(kernel.name)}"
+            flags = [*offload_arch_flags(plan.rocm_archs[kernel.name]), *kernel.hip_flags]
+            args.append("  HIP_FLAGS " + " ".join(_q(f) for f in flags))
+        elif plan.backend == "xpu":
+            # kernel_add_sycl_component (cmake/xpu.cmake) adds sycl-flags to .cpp/.cxx/.cc sources.
+            args[0] = f"kernel_add_sycl_component({_cmake_id(kernel.name)}"
+            if kernel.sycl_flags:
+                args.append("  SYCL_FLAGS " + " ".join(_q(f) for f in kernel.sycl_flags))
         out += args + [")"]
     ext = ["kernel_add_extension("]
     ext.append("  SOURCES " + " ".join(_q(root / s) for s in _compiled(framework.src)))
@@ -325,6 +339,54 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
         ext.append("  CXX_FLAGS " + " ".join(_q(f) for f in framework.cxx_flags))
     out += ext + [")"]
     return out
+
+
+def offload_arch_flags(archs: Iterable[str]) -> List[str]:
+    """``--offload-arch=<gfx>`` for every architecture of a rocm component."""
+    return [f"--offload-arch={arch}" for arch in archs]
+
+
+def _rocm_preamble(plan: BuildPlan) -> List[str]:
+    """What the generated project sets before ``project()`` for a rocm build.
+
+    NOTE: .cu sources are compiled as HIP as they are; they are *not* hipified (upstream runs
+    torch.utils.hipify over them, turning CUDA API calls and ATen/cuda includes into their HIP
+    forms). Kernels whose .cu files call the CUDA API directly need HIP-ready sources until that
+    step exists here.
+    """
+    union = sorted({a for archs in plan.rocm_archs.values() for a in archs})
+    return [
+        "# ROCm: every component passes its own --offload-arch flags (cmake/rocm.cmake sets",
+        "# HIP_ARCHITECTURES OFF on it); this list only spares CMake the GPU detection and",
+        "# gives its compiler check a target. .cu sources are compiled as HIP without hipify.",
+        f"set(CMAKE_HIP_ARCHITECTURES {_q(';'.join(union))})",
+    ]
+
+
+def _xpu_preamble(plan: BuildPlan) -> List[str]:
+    """Before ``project()`` for an xpu build: prefer the oneAPI DPC++ compilers, and tell
+    cmake/xpu.cmake where oneDNN may live (torch's lib/ and the environment's lib/)."""
+    torch = plan.torch
+    assert torch is not None
+    env_root = torch.site_packages.parent.parent.parent  # <prefix>/lib/pythonX.Y/site-packages
+    return [
+        "# XPU: icx/icpx unless the caller chose compilers (CC/CXX, CMAKE_<LANG>_COMPILER);",
+        "# cmake/xpu.cmake stops the configuration when the C++ compiler is not IntelLLVM.",
+        "if(NOT CMAKE_CXX_COMPILER AND NOT DEFINED ENV{CXX})",
+        "  find_program(KERNEL_ICPX icpx)",
+        "  if(KERNEL_ICPX)",
+        "    set(CMAKE_CXX_COMPILER \"${KERNEL_ICPX}\")",
+        "  endif()",
+        "endif()",
+        "if(NOT CMAKE_C_COMPILER AND NOT DEFINED ENV{CC})",
+        "  find_program(KERNEL_ICX icx)",
+        "  if(KERNEL_ICX)",
+        "    set(CMAKE_C_COMPILER \"${KERNEL_ICX}\")",
+        "  endif()",
+        "endif()",
+        f"set(KERNEL_XPU_LIBRARY_HINTS {_q(torch.library_dir)} {_q(env_root / 'lib')})",
+        f"set(KERNEL_XPU_INCLUDE_HINTS {_q(env_root / 'include')})",
+    ]
 
 
 _HEADER_SUFFIXES = {".h", ".hh", ".hpp", ".hxx", ".cuh", ".inc", ".inl"}

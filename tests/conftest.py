@@ -1,0 +1,169 @@
+"""Shared helpers and fixtures of the build backend's end-to-end tests.
+
+Compiling the relu example takes about half a minute on a small machine, so the tests share
+built wheels through session-scoped fixtures and build as few times as possible. Builds never
+run inside ``examples/``: every test works on a copy in a temporary directory, so the
+repository stays clean and each build starts from a clean state (no ``.kernels_build/``).
+
+Helpers (import them with ``from conftest import ...``):
+
+- :func:`copy_example` copies ``examples/<name>`` into a temporary directory;
+- :func:`run` runs a command, captures its output and shows it when the command fails;
+- :func:`pip_wheel` builds one kernel repository with ``pip wheel --no-build-isolation``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Iterable, Mapping, Optional, Sequence, Union
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO_ROOT / "examples"
+
+#: What a copy of an example leaves out: build state and bytecode of earlier runs.
+_COPY_IGNORE = shutil.ignore_patterns(".kernels_build", "__pycache__", "*.pyc", "build", "dist")
+
+#: Generous per-command limit: a build with build isolation installs torch first.
+DEFAULT_TIMEOUT = 1800
+
+StrPath = Union[str, "os.PathLike[str]"]
+
+
+def copy_example(name: str, tmp_path: Path) -> Path:
+    """Copy ``examples/<name>`` to ``tmp_path/<name>`` (without build state); return the copy."""
+    destination = Path(tmp_path) / name
+    shutil.copytree(EXAMPLES / name, destination, ignore=_COPY_IGNORE)
+    return destination
+
+
+def clean_env(overrides: Optional[Mapping[str, str]] = None) -> dict:
+    """This process's environment without ``PYTHONPATH``, plus ``overrides``."""
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env["PIP_NO_INPUT"] = "1"
+    env.update(overrides or {})
+    return env
+
+
+def _show(cmd: Sequence[StrPath]) -> str:
+    return " ".join(str(c) for c in cmd)
+
+
+def run(
+    cmd: Sequence[StrPath],
+    cwd: StrPath,
+    env: Optional[Mapping[str, str]] = None,
+    check: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> subprocess.CompletedProcess:
+    """Run ``cmd`` in ``cwd``; return the CompletedProcess.
+
+    stdout and stderr are captured together, in order, in ``result.stdout`` (``stderr`` is
+    None). ``env`` holds overrides on top of this process's environment (``PYTHONPATH`` is
+    dropped unless ``env`` sets it). With ``check`` a non-zero exit fails the test with the
+    command's output in the assertion message.
+    """
+    result = subprocess.run(
+        [str(c) for c in cmd],
+        cwd=str(cwd),
+        env=clean_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
+    if check:
+        assert result.returncode == 0, (
+            f"command failed with exit status {result.returncode}: {_show(cmd)}\n"
+            f"(in {cwd})\n--- output (last 15000 characters) ---\n{result.stdout[-15000:]}"
+        )
+    return result
+
+
+def pip_wheel(
+    repo: Path,
+    out: Path,
+    settings: Iterable[str] = (),
+    check: bool = True,
+    env: Optional[Mapping[str, str]] = None,
+) -> subprocess.CompletedProcess:
+    """``pip wheel --no-build-isolation --no-deps -w out repo`` with ``-C`` ``settings``."""
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "--no-index",
+           "-w", str(out)]
+    for setting in settings:
+        cmd += ["-C", setting]
+    cmd.append(str(repo))
+    return run(cmd, cwd=repo.parent, env=env, check=check)
+
+
+def only_wheel(directory: Path) -> Path:
+    """The single ``*.whl`` in ``directory``."""
+    wheels = sorted(Path(directory).glob("*.whl"))
+    assert len(wheels) == 1, f"expected one wheel in {directory}, found {[w.name for w in wheels]}"
+    return wheels[0]
+
+
+def build_example_wheel(repo: Path, out: Path, settings: Iterable[str] = ()) -> Path:
+    """Build ``repo`` with pip (no build isolation) into ``out``; return the wheel."""
+    pip_wheel(repo, out, settings)
+    return only_wheel(out)
+
+
+def install_target(wheel: Path, target: Path) -> Path:
+    """``pip install --no-deps --target target wheel``; return ``target``."""
+    run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--target", str(target),
+         str(wheel)], cwd=target.parent)
+    return target
+
+
+def extract_wheel(wheel: Path, destination: Path) -> Path:
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(destination)
+    return destination
+
+
+def host_arch() -> str:
+    machine = platform.machine().lower()
+    return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+
+
+def torch_major_minor() -> str:
+    """``"213"`` for torch 2.13.x: the digits of the variant label."""
+    from importlib.metadata import version
+
+    major, minor = version("torch").split("+")[0].split(".")[:2]
+    return f"{major}{minor}"
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def torch_label() -> str:
+    """``"213"`` for the build environment's torch 2.13."""
+    return torch_major_minor()
+
+
+@pytest.fixture(scope="session")
+def relu_cpu_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The CPU wheel of examples/relu, built once per session with ``pip wheel
+    --no-build-isolation`` from a copy of the example (the copy stays next to the wheel)."""
+    base = tmp_path_factory.mktemp("relu-cpu-build")
+    repo = copy_example("relu", base)
+    return build_example_wheel(repo, base / "wheelhouse")
+
+
+@pytest.fixture(scope="session")
+def relu_cpu_target(relu_cpu_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``pip install --no-deps --target`` of :func:`relu_cpu_wheel`, once per session."""
+    base = tmp_path_factory.mktemp("relu-cpu-target")
+    return install_target(relu_cpu_wheel, base / "target")
