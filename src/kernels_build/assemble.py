@@ -8,12 +8,13 @@ platform tag to the policy the extensions meet, and write the wheel atomically.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import List
+from typing import List, Set
 
 from kernels.variants import host_cpu
 
@@ -61,12 +62,20 @@ def _platform_tag(plan: BuildPlan, package: Path) -> str:
     extensions = sorted(package.rglob("*.so"))
     if not extensions:
         raise KernelBuildError(f"the build produced no extension module in {plan.module}/")
-    reports: List[ExtensionReport] = [
-        check_extension(path, policy=plan.settings.policy) for path in extensions
-    ]
-    for report in reports:
-        report_path = Path(report.path)
-        _progress(f"compliance: {report_path.name}: " + ("ok" if report.ok else "violations"))
+    policy = plan.settings.policy
+    passed = _passed_before(plan, policy)
+    reports: List[ExtensionReport] = []
+    for path in extensions:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest in passed:  # a no-change rebuild: this exact file already passed the gate
+            _progress(f"compliance: {path.name}: ok (unchanged)")
+            continue
+        report = check_extension(path, policy=policy)
+        _progress(f"compliance: {path.name}: " + ("ok" if report.ok else "violations"))
+        reports.append(report)
+        if report.ok:
+            passed.add(digest)
+    _remember_passed(plan, policy, passed)
     if not all(r.ok for r in reports):
         if plan.settings.compliance == "error":
             enforce(reports)
@@ -74,8 +83,26 @@ def _platform_tag(plan: BuildPlan, package: Path) -> str:
         platform = wheel_platform_tag(reports, host_cpu(), policy=None)
         _progress(f"compliance gate downgraded to a warning: tagging the wheel {platform}")
     else:
-        platform = f"{plan.settings.policy}_{host_cpu()}"
+        platform = f"{policy}_{host_cpu()}"
     return f"cp39-abi3-{platform}"
+
+
+def _gate_cache(plan: BuildPlan, policy: str) -> Path:
+    return plan.work_dir / f"compliance-passed-{policy}.txt"
+
+
+def _passed_before(plan: BuildPlan, policy: str) -> Set[str]:
+    """SHA-256 digests of extensions that passed the gate for ``policy`` in earlier builds."""
+    try:
+        return set(_gate_cache(plan, policy).read_text().split())
+    except OSError:
+        return set()
+
+
+def _remember_passed(plan: BuildPlan, policy: str, digests: Set[str]) -> None:
+    path = _gate_cache(plan, policy)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(sorted(digests)[-64:]) + "\n")
 
 
 def _retag(wheel_file: Path, tag: str) -> None:

@@ -8,6 +8,7 @@ CMake package and its FindCUDA pitfalls (see shared/NOTES.md).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -75,33 +76,50 @@ def _major_minor(text: Optional[str]) -> Optional[Tuple[int, int]]:
 
 @lru_cache(maxsize=None)
 def inspect_torch() -> TorchInfo:
-    """Import torch from the build environment and describe it.
+    """Describe the build environment's torch, without importing it when possible.
 
+    Importing torch takes seconds, a large share of a no-change rebuild. Everything needed
+    is in ``torch/version.py`` (a tiny generated file), except the C++ ABI flag: torch
+    builds for Linux use the C++11 ABI since 2.7, so only older torch is imported to ask.
     Raises :class:`ToolchainError` with the fix when torch is not installed.
     """
-    try:
-        import torch  # noqa: PLC0415 - imported only when a build needs it
-    except ImportError as exc:
+    spec = importlib.util.find_spec("torch")
+    if spec is None or spec.origin is None:
         raise ToolchainError(
             "torch is not installed in the build environment "
-            f"({sys.executable}): {exc}. Install the torch you build for, or build with "
+            f"({sys.executable}). Install the torch you build for, or build with "
             "build isolation so the backend can request it (choose the version with "
             "-C kernels.torch-version=2.13)."
-        ) from None
-    version = torch.__version__.split("+")[0]
-    major_minor = _major_minor(version)
-    assert major_minor is not None, f"unparsable torch version {torch.__version__}"
-    xpu = getattr(torch.version, "xpu", None)
+        )
+    package_dir = Path(spec.origin).resolve().parent
+    facts: dict = {}
+    try:
+        exec(compile((package_dir / "version.py").read_text(), "torch/version.py", "exec"), facts)
+    except (OSError, SyntaxError, ImportError) as exc:
+        raise ToolchainError(f"cannot read {package_dir / 'version.py'}: {exc}; reinstall torch") from None
+    full = str(facts.get("__version__", ""))
+    major_minor = _major_minor(full)
+    if major_minor is None:
+        raise ToolchainError(f"unrecognised torch version {full!r} in {package_dir}")
+    xpu = facts.get("xpu")
     return TorchInfo(
-        version=str(torch.__version__),
+        version=full,
         major_minor=major_minor,
-        cxx11_abi=bool(torch.compiled_with_cxx11_abi()),
-        cuda=_major_minor(torch.version.cuda),
-        hip=_major_minor(getattr(torch.version, "hip", None)),
+        cxx11_abi=_cxx11_abi(major_minor),
+        cuda=_major_minor(facts.get("cuda")),
+        hip=_major_minor(facts.get("hip")),
         # torch.version.xpu looks like "20250300" (YYYY + minor + patch).
-        xpu=(int(xpu[:4]), int(xpu[4:6])) if xpu and len(xpu) >= 6 and xpu.isdigit() else None,
-        package_dir=Path(torch.__file__).resolve().parent,
+        xpu=(int(xpu[:4]), int(xpu[4:6])) if isinstance(xpu, str) and len(xpu) >= 6 and xpu.isdigit() else None,
+        package_dir=package_dir,
     )
+
+
+def _cxx11_abi(major_minor: Tuple[int, int]) -> bool:
+    if major_minor >= (2, 7) or not sys.platform.startswith("linux"):
+        return True
+    import torch  # noqa: PLC0415 - old torch: only torch itself knows its ABI
+
+    return bool(torch.compiled_with_cxx11_abi())
 
 
 @dataclass(frozen=True)
