@@ -79,6 +79,18 @@ class Result:
     ours_cold: float
     theirs_cold: float
     ours_rebuild: float
+    copy: Optional[Path] = None  # our kernel copy, built twice
+    ours_compile: Optional[float] = None  # ninja's part of the cold builds
+    theirs_compile: Optional[float] = None
+
+    def line(self) -> str:
+        text = (f"case={self.case} ours_cold={self.ours_cold:.1f}s theirs_cold={self.theirs_cold:.1f}s "
+                f"ours_rebuild={self.ours_rebuild:.1f}s")
+        if self.ours_compile is not None and self.theirs_compile is not None:
+            text += (f" (ninja compile+link: ours={self.ours_compile:.1f}s theirs={self.theirs_compile:.1f}s;"
+                     f" overhead: ours={self.ours_cold - self.ours_compile:.1f}s"
+                     f" theirs={self.theirs_cold - self.theirs_compile:.1f}s)")
+        return text
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -133,6 +145,19 @@ def one_wheel(out: Path, what: str) -> Path:
     if len(wheels) != 1:
         raise BenchError(f"{what}: expected one wheel in {out}, found {[w.name for w in wheels]}")
     return wheels[0]
+
+
+def ninja_span(logs: Sequence[Path]) -> Optional[float]:
+    """Seconds from the first start to the last end in ninja's log: the compile-and-link part
+    of a build, to tell compiler time (noisy on a loaded machine) from build-system overhead."""
+    starts, ends = [], []
+    for log_file in logs:
+        for line in log_file.read_text().splitlines():
+            fields = line.split("\t")
+            if len(fields) >= 4 and fields[0].isdigit() and fields[1].isdigit():
+                starts.append(int(fields[0]))
+                ends.append(int(fields[1]))
+    return (max(ends) - min(starts)) / 1000 if starts else None
 
 
 def copy_example(dest: Path) -> Path:
@@ -320,6 +345,7 @@ def run_case(case: Case, tmp: Path, jobs: int, verbose: bool) -> Result:
     log(f"case {case.name}: ours, cold")
     ours_cold = run_timed(cmd, cwd=work, env=env, log_path=work / "ours-cold.log", what="ours (cold)")
     one_wheel(out_ours, "ours (cold)")
+    ours_compile = ninja_span(sorted(ours.glob(".kernels_build/*/cmake-build/.ninja_log")))
 
     log(f"case {case.name}: theirs (torch.utils.cpp_extension), cold")
     theirs = prepare_baseline(case, work / "theirs" / "relu", std)
@@ -330,6 +356,7 @@ def run_case(case: Case, tmp: Path, jobs: int, verbose: bool) -> Result:
     theirs_cold = run_timed(cmd_theirs, cwd=work, env=env, log_path=work / "theirs-cold.log",
                             what="theirs (cold)")
     one_wheel(out_theirs, "theirs (cold)")
+    theirs_compile = ninja_span(sorted(theirs.glob("build/temp*/.ninja_log")))
 
     log(f"case {case.name}: ours, rebuild without changes")
     ours_rebuild = run_timed(cmd, cwd=work, env=env, log_path=work / "ours-rebuild.log",
@@ -338,7 +365,7 @@ def run_case(case: Case, tmp: Path, jobs: int, verbose: bool) -> Result:
     if verbose:
         for name in ("ours-cold", "theirs-cold", "ours-rebuild"):
             print(f"----- {case.name} {name} -----\n{(work / (name + '.log')).read_text(errors='replace')}")
-    return Result(case.name, ours_cold, theirs_cold, ours_rebuild)
+    return Result(case.name, ours_cold, theirs_cold, ours_rebuild, ours, ours_compile, theirs_compile)
 
 
 # ------------------------------------------------------------------------------ --phases
@@ -350,22 +377,22 @@ marks = []
 def mark(name, start):
     marks.append((name, time.perf_counter() - start))
 
-_orig_run, _orig_popen = subprocess.run, subprocess.Popen.__init__
+_orig_run = subprocess.run
 def _name(args):
     args = args if isinstance(args, (list, tuple)) else [args]
-    words = [os.path.basename(str(a)) if i == 0 else str(a) for i, a in enumerate(args[:4])]
-    return " ".join(words)[:70]
-def run(*a, **k):
+    return " ".join(os.path.basename(str(a)) if i == 0 else str(a) for i, a in enumerate(args[:3]))[:60]
+def run(*a, **k):  # every tool the backend or scikit-build-core runs, with its wall time
     start = time.perf_counter()
     try:
         return _orig_run(*a, **k)
     finally:
-        mark("  subprocess: " + _name(a[0] if a else k.get("args")), start)
+        mark("    subprocess: " + _name(a[0] if a else k.get("args")), start)
 subprocess.run = run
 
-s = time.perf_counter(); import kernels_build; mark("import kernels_build (+kernels, auditwheel...)", s)
-s = time.perf_counter(); import torch; mark("import torch", s)
+s = time.perf_counter(); import kernels_build; mark("import kernels_build", s)
+import tempfile
 from pathlib import Path
+s = time.perf_counter()
 from kernels_build.config import check_layout, load_build_config
 from kernels_build.ophook import check_op_namespaces
 from kernels_build.plan import make_plan
@@ -373,51 +400,107 @@ from kernels_build.project import generate_project
 from kernels_build.driver import build_with_scikit_build
 from kernels_build.assemble import finalize_wheel
 from kernels_build.settings import BuildSettings
-import tempfile
+mark("import the pipeline modules (kernels, auditwheel, abi3audit...)", s)
 root = Path(sys.argv[1]); out = Path(sys.argv[2]); os.chdir(root)
 s = time.perf_counter(); settings = BuildSettings.from_config_settings({"kernels.backend": "cpu"})
 config = load_build_config(root); check_layout(config); mark("settings + build.toml + layout", s)
 s = time.perf_counter(); check_op_namespaces(config.python_dir, root=root); mark("op namespace check", s)
-s = time.perf_counter(); plan = make_plan(config, settings); mark("make_plan (source hash, git)", s)
+s = time.perf_counter(); plan = make_plan(config, settings); mark("make_plan (torch facts, source hash, git)", s)
 s = time.perf_counter(); project = generate_project(plan); mark("generate_project", s)
-s = time.perf_counter(); import scikit_build_core.build; mark("import scikit_build_core.build", s)
+s = time.perf_counter(); import scikit_build_core.build.wheel; mark("import scikit_build_core.build.wheel", s)
+s = time.perf_counter(); import cmake; mark("import cmake (the PyPI package scikit-build-core asks)", s)
 with tempfile.TemporaryDirectory() as tmp:
-    s = time.perf_counter(); raw = build_with_scikit_build(project, Path(tmp), {}); mark("scikit-build-core build_wheel", s)
+    s = time.perf_counter(); raw = build_with_scikit_build(project, Path(tmp), {}); mark("scikit-build-core build_wheel (rest)", s)
     s = time.perf_counter(); finalize_wheel(raw, plan, out); mark("finalize_wheel (compliance, metadata, repack)", s)
 mark("TOTAL in-process (after interpreter start)", T0)
 for name, sec in marks:
     print(f"{sec:8.3f}s  {name}")
+print(f"torch imported by the backend: {'yes' if 'torch' in sys.modules else 'no'}")
 '''
 
 
-def phases(case: Case, tmp: Path, jobs: int) -> None:
-    """Where does a no-change rebuild of the cpu case spend its time?"""
+#: Lines of ``pip wheel -v`` output that mark the phases of a build, in order.
+MILESTONES = (
+    "Preparing metadata (pyproject.toml): started",
+    "kernels_build: building",
+    "*** scikit-build-core",
+    "*** Configuring CMake",
+    "*** Building project",
+    "*** Installing project",
+    "*** Making wheel",
+    "*** Created",
+    "kernels_build: wrote",
+    "Preparing metadata (pyproject.toml): finished",
+    "Building wheel for",
+    "Created wheel for",
+    "Successfully built",
+)
+
+
+def stamped_run(cmd: Sequence[str], *, cwd: Path, env: Dict[str, str]) -> List[tuple]:
+    """Run ``cmd``; return (seconds since start, line) for the milestone lines, then the end."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    stamps, lines = [], []
+    for line in proc.stdout:
+        lines.append(line)
+        text = line.strip()
+        if any(text.startswith(m) for m in MILESTONES):
+            stamps.append((time.perf_counter() - start, text[:90]))
+    rc = proc.wait()
+    stamps.append((time.perf_counter() - start, f"(pip exited, status {rc})"))
+    if rc != 0:
+        raise BenchError("stamped run failed:\n" + "".join(lines))
+    return stamps
+
+
+def phases(case: Case, copy: Optional[Path], tmp: Path, jobs: int) -> None:
+    """Where does a no-change rebuild of the cpu case spend its time?
+
+    Uses ``copy`` (a kernel copy already built) or builds a fresh one first."""
     env = build_env(case.python, jobs)
     work = tmp / "phases"
     work.mkdir()
-    copy = copy_example(work / "relu")
     out = work / "wheels"
+    if copy is None:
+        copy = copy_example(work / "relu")
+        cmd = pip_wheel(case.python, copy, out, ["kernels.backend=cpu"])
+        run_timed(cmd, cwd=work, env=env, log_path=work / "cold.log", what="phases: cold build")
     cmd = pip_wheel(case.python, copy, out, ["kernels.backend=cpu"])
-    run_timed(cmd, cwd=work, env=env, log_path=work / "cold.log", what="phases: cold build")
-    print("phases: no-change rebuild of the cpu case, broken down:")
+    print("phases: no-change rebuild of the cpu case, broken down")
 
     def wall(argv: Sequence[str], what: str, repeat: int = 3) -> float:
-        best = min(run_timed(argv, cwd=work, env=env, log_path=work / "probe.log", what=what) for _ in range(repeat))
+        best = min(run_timed(argv, cwd=work, env=env, log_path=work / "probe.log", what=what)
+                   for _ in range(repeat))
         print(f"{best:8.3f}s  {what} (best of {repeat})")
         return best
 
     py = str(case.python)
+    print("reference costs:")
     wall([py, "-c", "pass"], "python start-up")
-    wall([py, "-c", "import torch"], "python + import torch")
+    wall([py, "-c", "import torch"], "python + import torch (+ interpreter exit)")
+    wall([py, "-c", "import kernels_build"], "python + import kernels_build (what each pip hook process pays)")
     wall([py, "-m", "pip", "--version"], "python -m pip --version (pip start-up)")
     wall(cmd, "full pip wheel rebuild")
+
+    print("pip wheel -v timeline (seconds since start; hook 1 = prepare_metadata, which our backend "
+          "lacks, so pip's fallback builds the wheel there; hook 2 = build_wheel reuses it):")
+    previous = 0.0
+    for at, text in stamped_run(cmd[:4] + ["-v"] + cmd[4:], cwd=work, env=env):
+        print(f"{at:8.3f}s (+{at - previous:6.3f})  {text}")
+        previous = at
+
     (work / "phases.py").write_text(PHASES_PY)
     proc = subprocess.run([py, str(work / "phases.py"), str(copy), str(work / "wheels-inproc")],
                           cwd=work, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BenchError(f"phases: in-process rebuild failed:\n{proc.stdout}\n{proc.stderr}")
-    print("in-process rebuild (one interpreter, the backend's stages called directly):")
-    print(proc.stdout, end="")
+    print("in-process rebuild (one interpreter, the backend's stages called in turn):")
+    for line in proc.stdout.splitlines():
+        if line.startswith(" ") and line.strip()[:1].isdigit() or line.startswith("torch imported"):
+            print(line)
 
 
 # ------------------------------------------------------------------------------ main
@@ -464,11 +547,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for case in cases:
             r = run_case(case, tmp, args.jobs, args.verbose)
             results.append(r)
-            print(f"case={r.case} ours_cold={r.ours_cold:.1f}s theirs_cold={r.theirs_cold:.1f}s "
-                  f"ours_rebuild={r.ours_rebuild:.1f}s", flush=True)
+            print(r.line(), flush=True)
         if args.phases:
             cpu = next((c for c in cases if c.name == "cpu"), None) or make_cases(["cpu"], None)[0]
-            phases(cpu, tmp, args.jobs)
+            built = next((r.copy for r in results if r.case == "cpu"), None)
+            phases(cpu, built, tmp, args.jobs)
         ours = sum(r.ours_cold for r in results)
         theirs = sum(r.theirs_cold for r in results)
         rebuild = sum(r.ours_rebuild for r in results)

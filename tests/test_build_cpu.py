@@ -73,12 +73,6 @@ def test_wheel_file_name(relu_cpu_wheel: Path, torch_label: str) -> None:
     assert relu_cpu_wheel.name == _expected_name(torch_label)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="backend bug: assemble._retag keeps the blank line that ends scikit-build-core's "
-    "WHEEL headers and appends Root-Is-Purelib/Tag after it, so RFC 822 parsers (pip, installer, "
-    "wheel) see them as the message body",
-)
 def test_wheel_file_headers(relu_cpu_wheel: Path) -> None:
     # Read WHEEL the way installers do: as an email-style header block.
     text = _dist_info(relu_cpu_wheel, "WHEEL")
@@ -289,14 +283,6 @@ def _missing_cmake_files(wheel: Path) -> List[str]:
     return [w for w in wanted if w not in shipped]
 
 
-CMAKE_PACKAGE_DATA_BUG = (
-    "packaging bug: pyproject.toml [tool.setuptools.package-data] 'kernels_build.cmake' lacks "
-    "'*.c', so cmake/kernels_glibc_compat.c (added to every extension by kernels.cmake) is not "
-    "in the distribution and builds from an installed kernels fail at CMake configure"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=CMAKE_PACKAGE_DATA_BUG)
 def test_distribution_ships_all_cmake_files(kernels_distribution: Path) -> None:
     assert _missing_cmake_files(kernels_distribution) == []
 
@@ -323,9 +309,7 @@ def _local_torch_wheel(torch_version: str) -> List[str]:
 def test_build_isolation_installs_the_backend(
     kernels_distribution: Path, relu_cpu_wheel: Path, torch_label: str, tmp_path: Path
 ) -> None:
-    missing = _missing_cmake_files(kernels_distribution)
-    if missing:
-        pytest.xfail(f"{CMAKE_PACKAGE_DATA_BUG} (missing: {', '.join(missing)})")
+    assert _missing_cmake_files(kernels_distribution) == []
     torch_version = dist_version("torch")
     links = _local_torch_wheel(torch_version)
     if "+" in torch_version and not links:

@@ -106,7 +106,11 @@ def _remember_passed(plan: BuildPlan, policy: str, digests: Set[str]) -> None:
 
 
 def _retag(wheel_file: Path, tag: str) -> None:
-    lines = [l for l in wheel_file.read_text().splitlines() if not l.startswith(("Tag:", "Root-Is-Purelib:"))]
+    # WHEEL is an email-style header block: keep it free of blank lines, or readers stop early.
+    lines = [
+        line for line in wheel_file.read_text().splitlines()
+        if line.strip() and not line.startswith(("Tag:", "Root-Is-Purelib:"))
+    ]
     lines.append(f"Root-Is-Purelib: {'true' if tag.endswith('-any') else 'false'}")
     lines.append(f"Tag: {tag}")
     wheel_file.write_text("\n".join(lines) + "\n")
