@@ -13,6 +13,7 @@ import re
 import shutil
 import sys
 import sysconfig
+import tarfile
 import textwrap
 import zipfile
 from importlib.metadata import version as dist_version
@@ -27,6 +28,7 @@ from conftest import (
     extract_wheel,
     host_arch,
     only_wheel,
+    pip_wheel,
     run,
 )
 
@@ -188,14 +190,21 @@ def test_installed_wheel_computes_relu(relu_cpu_target: Path, tmp_path: Path) ->
 # --------------------------------------------------------------------------- other frontends
 
 
-def test_pypa_build_gives_the_same_wheel(relu_cpu_wheel: Path, tmp_path: Path) -> None:
+def test_pypa_build_sdist_then_wheel_from_it(relu_cpu_wheel: Path, tmp_path: Path) -> None:
+    """``python -m build`` makes the sdist, then builds the wheel from the unpacked sdist."""
     repo = copy_example("relu", tmp_path / "src")
     out = tmp_path / "dist"
-    run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(repo)],
-        cwd=tmp_path)
+    run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(repo)], cwd=tmp_path)
+    (sdist,) = list(out.glob("*.tar.gz"))
+    assert sdist.name == "relu-1.0.0.tar.gz"
+    with tarfile.open(sdist) as archive:
+        names = set(archive.getnames())
+    for member in ("PKG-INFO", "pyproject.toml", "build.toml", "relu_cpu/relu_cpu.cpp", "torch-ext/relu/__init__.py"):
+        assert f"relu-1.0.0/{member}" in names, sorted(names)
+    assert not any(".kernels_build" in n or "__pycache__" in n for n in names), sorted(names)
     wheel = only_wheel(out)
     assert wheel.name == relu_cpu_wheel.name
-    # Same sources, same op namespace, whatever the frontend.
+    # Same sources, same op namespace, whatever the frontend and wherever the sources lie.
     assert _ops_name(wheel) == _ops_name(relu_cpu_wheel)
 
 
@@ -332,3 +341,23 @@ def test_build_isolation_installs_the_backend(
     wheel = only_wheel(out)
     assert wheel.name == relu_cpu_wheel.name
     assert _ops_name(wheel) == _ops_name(relu_cpu_wheel)
+
+
+def test_gate_fails_then_warns_with_the_real_policy(tmp_path: Path) -> None:
+    """A policy the extension cannot meet (manylinux_2_5 predates the C++11 std::string of
+    GLIBCXX_3.4.21) fails the build listing the symbols; the warn setting then builds the
+    wheel anyway, tagged with the policy it really meets."""
+    repo = copy_example("relu", tmp_path / "src")
+    out = tmp_path / "dist"
+    failed = pip_wheel(repo, out, ["kernels.policy=manylinux_2_5"], check=False)
+    assert failed.returncode != 0
+    assert "kernels_build error: compliance check failed" in failed.stdout, failed.stdout[-4000:]
+    assert re.search(r"\[manylinux\] \S+: GLIBCXX_3\.4\.\d+", failed.stdout), failed.stdout[-4000:]
+    assert "kernels.compliance=warn" in failed.stdout
+    assert not list(out.glob("*.whl"))
+
+    warned = pip_wheel(repo, out, ["kernels.policy=manylinux_2_5", "kernels.compliance=warn", "build.verbose=true"])
+    wheel = only_wheel(out)
+    tag = re.search(r"-cp39-abi3-(manylinux_2_(\d+)_\w+)\.whl$", wheel.name)
+    assert tag and 5 < int(tag.group(2)) <= 28, wheel.name
+    assert f"tagging the wheel {tag.group(1)}" in warned.stdout, warned.stdout[-4000:]

@@ -136,3 +136,8 @@ def test_torch_version_mismatch_without_isolation(repo: Path) -> None:
     # Asking for a torch the (non-isolated) build environment does not have is a clear error.
     _assert_user_error(repo, ["kernels.torch-version asks for torch 1.99"],
                        settings=["kernels.torch-version=1.99"])
+
+
+def test_scikit_build_core_settings_pass_through(repo: Path) -> None:
+    """A setting that is not ours reaches scikit-build-core, whose complaint is shown as one line."""
+    _assert_user_error(repo, ["scikit-build-core", "CMake", ">=99"], settings=["cmake.version=>=99"])

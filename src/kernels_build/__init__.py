@@ -14,14 +14,18 @@ __version__ = "0.18.0.dev0"
 
 from .backend import (  # noqa: E402  (the version is read by the modules imported here)
     build_editable,
+    build_sdist,
     build_wheel,
     get_requires_for_build_editable,
+    get_requires_for_build_sdist,
     get_requires_for_build_wheel,
 )
 
 __all__ = [
     "build_editable",
+    "build_sdist",
     "build_wheel",
     "get_requires_for_build_editable",
+    "get_requires_for_build_sdist",
     "get_requires_for_build_wheel",
 ]

@@ -50,6 +50,24 @@ def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> List
 get_requires_for_build_editable = get_requires_for_build_wheel
 
 
+def get_requires_for_build_sdist(config_settings: ConfigSettings = None) -> List[str]:
+    """An sdist is a plain archive of the kernel repository: nothing to install."""
+    return []
+
+
+def build_sdist(sdist_directory: str, config_settings: ConfigSettings = None) -> str:
+    """Archive the kernel repository (variant-independent) so wheels can be built from it."""
+    from .config import check_layout, load_build_config
+    from .sdist import make_sdist
+
+    with _user_errors():
+        config = load_build_config(Path(os.getcwd()))
+        check_layout(config)
+        sdist = make_sdist(config, Path(sdist_directory))
+        _progress(f"wrote {sdist.name}")
+        return sdist.name
+
+
 def build_wheel(
     wheel_directory: str,
     config_settings: ConfigSettings = None,

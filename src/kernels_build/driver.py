@@ -33,6 +33,7 @@ def build_with_scikit_build(
     passed through untouched from the user's ``-C`` options.
     """
     from scikit_build_core.build import build_wheel  # noqa: PLC0415 - heavy, only when building
+    from scikit_build_core.errors import FailedProcessError, ScikitBuildError  # noqa: PLC0415
 
     wheel_dir.mkdir(parents=True, exist_ok=True)
     with _cwd(project_dir):
@@ -44,4 +45,8 @@ def build_with_scikit_build(
                 f"the CMake build failed (exit status {exc.code}); the compiler output is above. "
                 f"The generated project is in {project_dir}."
             ) from None
+        except (ScikitBuildError, FailedProcessError) as exc:
+            # Its own diagnosis of the environment or settings (CMake/ninja not found, a
+            # -C setting it rejects): show it as one line, like our own errors.
+            raise BuildFailedError(f"scikit-build-core: {exc}") from None
     return wheel_dir / name
