@@ -1,0 +1,39 @@
+"""``kernels check``: layout, metadata and compliance verdicts for every variant."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "check",
+        help="check every variant of a kernel tree or Hub repository",
+        description="For each build/<variant>/: metadata.json and layout validity, and for each "
+        "compiled extension the ABI3 and manylinux verdicts of the build backend's gate. "
+        "Exits non-zero on any violation.",
+    )
+    p.add_argument("source", metavar="REPO_OR_DIR", help="a local tree/build dir/variant dir, or a Hub repo id")
+    p.add_argument("--revision", help="Hub revision (default: the highest v<N> branch, else main)")
+    p.add_argument("--manylinux", default="manylinux_2_28", metavar="POLICY", help="default: manylinux_2_28")
+    p.add_argument("--python-abi", default="3.9", metavar="M.m", help="oldest Python of the stable ABI (default 3.9)")
+    p.set_defaults(handler=_check)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from ..check import check_tree
+    from ..errors import KernelsError
+
+    try:
+        major, minor = (int(x) for x in args.python_abi.split("."))
+    except ValueError:
+        raise KernelsError(f"--python-abi {args.python_abi!r} is not a version such as 3.9") from None
+    source = Path(args.source)
+    if not source.exists():
+        from ..hub import download_tree  # noqa: PLC0415 - only Hub sources need the Hub
+
+        source = download_tree(args.source, revision=args.revision)
+    report = check_tree(source, policy=args.manylinux, python_abi=(major, minor))
+    print(report.describe())
+    return 0 if report.ok else 1
