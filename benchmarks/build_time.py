@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Build-time benchmark: kernels_build against torch.utils.cpp_extension, on examples/relu.
 
-For each case (``cpu``, and ``cuda`` where it can run) the script times, wall clock:
+For each case -- ``cpu``, built with the interpreter running this script, and ``cuda`` (where
+nvcc and an interpreter with a CUDA torch, ``--python-cuda``, are available), built with
+``-C kernels.backend=cuda`` -- the script times, wall clock:
 
 1. **ours cold** -- ``python -m pip wheel --no-build-isolation --no-deps -w OUT <copy>`` on a
    fresh copy of examples/relu (no ``.kernels_build/``), i.e. our PEP 517 backend through
@@ -125,6 +127,7 @@ def run_timed(cmd: Sequence[str], *, cwd: Path, env: Dict[str, str], log_path: P
         elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         text = log_path.read_text(errors="replace")
+        text += "" if text.endswith("\n") or not text else "\n"
         raise BenchError(
             f"{what} failed (exit status {proc.returncode}) after {elapsed:.1f}s\n"
             f"command: {' '.join(cmd)}\ncwd: {cwd}\n"
@@ -169,7 +172,7 @@ def copy_example(dest: Path) -> Path:
 
 
 def probe_python(python: Path) -> Dict[str, Optional[str]]:
-    """torch version, its CUDA version and C++ standard choice, as the case's interpreter sees them."""
+    """torch's version and CUDA version, as the case's interpreter sees them."""
     code = "import json, torch; print(json.dumps({'torch': torch.__version__, 'cuda': torch.version.cuda}))"
     proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
     if proc.returncode != 0:
@@ -265,7 +268,6 @@ if CUDA:
 else:
     extension = cpp_extension.CppExtension
     extra = {{"cxx": cxx}}
-
 
 
 class BuildExtension(cpp_extension.BuildExtension):
@@ -405,7 +407,7 @@ root = Path(sys.argv[1]); out = Path(sys.argv[2]); os.chdir(root)
 s = time.perf_counter(); settings = BuildSettings.from_config_settings({"kernels.backend": "cpu"})
 config = load_build_config(root); check_layout(config); mark("settings + build.toml + layout", s)
 s = time.perf_counter(); check_op_namespaces(config.python_dir, root=root); mark("op namespace check", s)
-s = time.perf_counter(); plan = make_plan(config, settings); mark("make_plan (torch facts, source hash, git)", s)
+s = time.perf_counter(); plan = make_plan(config, settings); mark("make_plan (torch facts, nvcc, source hash)", s)
 s = time.perf_counter(); project = generate_project(plan); mark("generate_project", s)
 s = time.perf_counter(); import scikit_build_core.build.wheel; mark("import scikit_build_core.build.wheel", s)
 s = time.perf_counter(); import cmake; mark("import cmake (the PyPI package scikit-build-core asks)", s)
@@ -559,7 +561,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
-        if not args.keep:
+        if not args.keep and any(tmp.iterdir()):
             print("(temporary files removed; rerun with --keep to inspect them)", file=sys.stderr)
         return 1
     finally:

@@ -22,6 +22,7 @@ if(NOT CMAKE_BUILD_TYPE)
 endif()
 
 set(CMAKE_POSITION_INDEPENDENT_CODE ON)
+set(CMAKE_CXX_EXTENSIONS OFF)  # -std=c++20, not gnu++20: the dialect torch is tested with
 # Kernels are loaded after torch, whose libraries are then already in the process: no RPATH.
 set(CMAKE_SKIP_RPATH ON)
 
