@@ -77,13 +77,23 @@ def variant_dirs(path: Union[str, Path]) -> List[Path]:
 
 
 def check_tree(
-    path: Union[str, Path], *, policy: str = "manylinux_2_28", python_abi: Tuple[int, int] = (3, 9)
+    path: Union[str, Path],
+    *,
+    policy: str = "manylinux_2_28",
+    python_abi: Tuple[int, int] = (3, 9),
+    hub_snapshot: bool = False,
 ) -> TreeCheck:
-    """Check every variant under ``path``; see the module docstring for the rules."""
-    return TreeCheck([_check_variant(d, policy, python_abi) for d in variant_dirs(path)])
+    """Check every variant under ``path``; see the module docstring for the rules.
+
+    ``hub_snapshot``: ``path`` is a huggingface_hub cache snapshot, whose files are symlinks
+    into the cache's blob store (the Hub itself holds no symlinks).
+    """
+    return TreeCheck([_check_variant(d, policy, python_abi, hub_snapshot) for d in variant_dirs(path)])
 
 
-def _check_variant(directory: Path, policy: str, python_abi: Tuple[int, int]) -> VariantCheck:
+def _check_variant(
+    directory: Path, policy: str, python_abi: Tuple[int, int], hub_snapshot: bool
+) -> VariantCheck:
     check = VariantCheck(directory.name)
     try:
         variant = parse_variant(directory.name)
@@ -99,7 +109,7 @@ def _check_variant(directory: Path, policy: str, python_abi: Tuple[int, int]) ->
             metadata = Metadata.read_from_file(meta_path)
         except MetadataError as exc:
             check.problems.append(str(exc))
-    check.problems += _layout_problems(directory, metadata)
+    check.problems += _layout_problems(directory, metadata, hub_snapshot)
     if metadata is not None and metadata.digest is not None:
         check.problems += [f"digest: {p}" for p in metadata.verify_digest(directory)]
     if metadata is not None and variant is not None and not variant.is_noarch:
@@ -121,7 +131,7 @@ def _check_variant(directory: Path, policy: str, python_abi: Tuple[int, int]) ->
     return check
 
 
-def _layout_problems(directory: Path, metadata: Optional[Metadata]) -> List[str]:
+def _layout_problems(directory: Path, metadata: Optional[Metadata], hub_snapshot: bool) -> List[str]:
     problems = []
     module = metadata.python_name if metadata else None
     flat = (directory / "__init__.py").is_file()
@@ -131,7 +141,7 @@ def _layout_problems(directory: Path, metadata: Optional[Metadata]) -> List[str]
     bytecode = [p for p in directory.rglob("*") if p.suffix == ".pyc" or p.name == "__pycache__"]
     if bytecode:
         problems.append(f"bytecode must not be shipped: {', '.join(sorted({p.name for p in bytecode}))}")
-    outside = [
+    outside = [] if hub_snapshot else [
         p for p in directory.rglob("*")
         if p.is_symlink() and not p.resolve().is_relative_to(directory.resolve())
     ]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 from typing import Optional
 
-__all__ = ["KernelsError", "MetadataError"]
+__all__ = ["HubError", "KernelTreeError", "KernelWheelError", "KernelsError", "MetadataError"]
 
 
 class KernelsError(Exception):
@@ -51,3 +51,47 @@ class MetadataError(KernelsError, ValueError):
     def __reduce__(self):  # type: ignore[no-untyped-def]
         # Keyword-only fields would be lost by the default Exception pickling (multiprocessing).
         return (functools.partial(type(self), self.message, source=self.source, key=self.key), ())
+
+
+class KernelWheelError(KernelsError, ValueError):
+    """A file is not a valid, safe kernel wheel (or cannot become one).
+
+    ``wheel`` names the file, ``problem`` says what is wrong; ``str(error)`` joins them::
+
+        >>> str(KernelWheelError("relu.whl", "not a zip archive"))
+        'relu.whl: not a zip archive'
+    """
+
+    def __init__(self, wheel: str, problem: str) -> None:
+        self.wheel = str(wheel)
+        self.problem = problem
+        super().__init__(f"{self.wheel}: {problem}")
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.wheel, self.problem))
+
+
+class KernelTreeError(KernelsError, ValueError):
+    """A directory tree (``build/<variant>/...``) cannot be turned into kernel wheels.
+
+    ``path`` names the offending directory or file, ``problem`` says what is wrong::
+
+        >>> str(KernelTreeError("build/torch-cpu", "missing metadata.json"))
+        'build/torch-cpu: missing metadata.json'
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.path, self.problem))
+
+
+class HubError(KernelsError, ValueError):
+    """A Hub operation failed for a reason the user can act on: a repository, revision or
+    file that does not exist, no access, or no network while the cache lacks the files.
+
+    The message names the repository (and revision) and what to do.
+    """

@@ -30,10 +30,11 @@ def _check(args: argparse.Namespace) -> int:
     except ValueError:
         raise KernelsError(f"--python-abi {args.python_abi!r} is not a version such as 3.9") from None
     source = Path(args.source)
-    if not source.exists():
+    from_hub = not source.exists()
+    if from_hub:
         from ..hub import download_tree  # noqa: PLC0415 - only Hub sources need the Hub
 
         source = download_tree(args.source, revision=args.revision)
-    report = check_tree(source, policy=args.manylinux, python_abi=(major, minor))
+    report = check_tree(source, policy=args.manylinux, python_abi=(major, minor), hub_snapshot=from_hub)
     print(report.describe())
     return 0 if report.ok else 1

@@ -1,0 +1,509 @@
+"""The local Hub server (kernels.testing.hub_server) against the real huggingface_hub client.
+
+Everything goes over HTTP on 127.0.0.1; huggingface_hub is used as is (no patching). The client
+reads HF_ENDPOINT/HF_HUB_CACHE at import time, so every call passes ``endpoint=`` and
+``cache_dir=`` explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+
+# huggingface_hub uploads "lfs" files through Xet when hf_xet is installed, unless this is set
+# before huggingface_hub is imported (the server speaks the classic LFS protocol only).
+os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
+
+import hashlib
+import json
+import subprocess
+import sys
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx2
+import pytest
+from huggingface_hub import (
+    CommitOperationAdd,
+    CommitOperationDelete,
+    HfApi,
+    hf_hub_download,
+    hf_hub_url,
+    snapshot_download,
+)
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    HfHubHTTPError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+from huggingface_hub.file_download import get_hf_file_metadata
+
+from kernels.testing.fixtures import client_uses_xet
+from kernels.testing.hub_server import HubServer, git_blob_sha1, lfs_pointer
+
+pytest_plugins = ["kernels.testing.fixtures"]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+VARIANT = "torch213-cxx11-cpu-x86_64-linux"
+REPO = "kernels-test/relu"
+SO_NAME = "_relu_cpu_x.abi3.so"
+
+
+@pytest.fixture
+def http() -> "httpx2.Client":
+    """A raw HTTP client, to look at headers and error bodies (one client: SSL setup is slow)."""
+    with httpx2.Client() as client:
+        yield client
+
+
+def _api(server: HubServer) -> HfApi:
+    return HfApi(endpoint=server.url, token=server.token)
+
+
+def _write_kernel_tree(root: Path, so_bytes: bytes, ops: str = "ops = None\n", extra: dict | None = None) -> Path:
+    """A kernel build folder ``root/build/<VARIANT>/...``; returns ``root``."""
+    variant = root / "build" / VARIANT
+    variant.mkdir(parents=True)
+    files = {
+        "__init__.py": "from ._ops import ops\n\n__all__ = ['ops']\n",
+        "_ops.py": ops,
+        "metadata.json": json.dumps({"name": "relu", "id": "_relu_cpu_x", "version": 1}, indent=2),
+    }
+    files.update(extra or {})
+    for name, text in files.items():
+        (variant / name).write_text(text)
+    (variant / SO_NAME).write_bytes(so_bytes)
+    return root
+
+
+def _variant_files(root: Path) -> dict:
+    variant = root / "build" / VARIANT
+    return {p.name: p.read_bytes() for p in variant.iterdir()}
+
+
+@pytest.mark.parametrize("repo_type,prefix", [("kernel", "kernels/"), ("model", "")])
+def test_create_exists_delete(hub_server: HubServer, repo_type: str, prefix: str) -> None:
+    api = _api(hub_server)
+    url = api.create_repo(REPO, repo_type=repo_type, private=False)
+    assert str(url) == f"{hub_server.url}/{prefix}{REPO}"
+    assert url.repo_type == repo_type and url.repo_id == REPO
+    # Existing repo: 409, which exist_ok swallows.
+    assert str(api.create_repo(REPO, repo_type=repo_type, exist_ok=True)) == str(url)
+    with pytest.raises(HfHubHTTPError) as excinfo:
+        api.create_repo(REPO, repo_type=repo_type)
+    assert excinfo.value.response.status_code == 409
+
+    assert api.repo_exists(REPO, repo_type=repo_type)
+    assert not api.repo_exists("kernels-test/other", repo_type=repo_type)
+    other_type = "dataset" if repo_type == "kernel" else "kernel"
+    assert not api.repo_exists(REPO, repo_type=other_type)
+
+    info = api.repo_info(REPO, repo_type=repo_type)
+    assert len(info.sha) == 40 and info.private is False
+    assert info.last_modified is not None
+    # KernelInfo keeps the raw JSON of fields it does not model (siblings); ModelInfo parses them.
+    names = [s["rfilename"] if isinstance(s, dict) else s.rfilename for s in info.siblings]
+    assert names == [".gitattributes"]
+
+    api.delete_repo(REPO, repo_type=repo_type)
+    assert not api.repo_exists(REPO, repo_type=repo_type)
+    api.delete_repo(REPO, repo_type=repo_type, missing_ok=True)
+    with pytest.raises(RepositoryNotFoundError):
+        api.delete_repo(REPO, repo_type=repo_type)
+
+    # Private repositories need a token.
+    api.create_repo("kernels-test/secret", repo_type=repo_type, private=True)
+    assert api.repo_info("kernels-test/secret", repo_type=repo_type).private is True
+    with pytest.raises(RepositoryNotFoundError):
+        HfApi(endpoint=hub_server.url, token=False).repo_info("kernels-test/secret", repo_type=repo_type)
+
+
+def test_kernel_upload_download_flow(hub_server: HubServer, tmp_path: Path, http: httpx2.Client) -> None:
+    api = _api(hub_server)
+    log = hub_server.request_log
+    so_bytes = os.urandom(20000) + b"\x00"  # binary content: uploaded as LFS like on the Hub
+    src = _write_kernel_tree(tmp_path / "src1", so_bytes, extra={"stale.py": "# removed later\n"})
+    api.create_repo(REPO, repo_type="kernel")
+    api.create_branch(REPO, branch="v1", repo_type="kernel")
+
+    log.clear()
+    info = api.upload_folder(repo_id=REPO, repo_type="kernel", folder_path=src, revision="v1",
+                             commit_message="Upload relu v1")
+    assert len(log.matching("POST", "/commit/")) == 1  # one commit for the whole tree
+    if hub_server.lfs:  # classic LFS transfer: batch, PUT back to this server, verify
+        assert log.matching("POST", "/kernels/kernels-test/relu.git/info/lfs/objects/batch")
+        assert len(log.matching("PUT", ".git/info/lfs/objects/")) == 1
+    assert not log.matching(contains="xet")
+    first_commit = info.oid
+    assert info.commit_url == f"{hub_server.url}/kernels/{REPO}/commit/{first_commit}"
+
+    commits = api.list_repo_commits(REPO, repo_type="kernel", revision="v1")
+    assert [c.commit_id for c in commits][0] == first_commit and len(commits) == 2
+    assert commits[0].title == "Upload relu v1"
+
+    refs = api.list_repo_refs(REPO, repo_type="kernel")
+    branches = {b.name: b.target_commit for b in refs.branches}
+    assert set(branches) == {"main", "v1"} and branches["v1"] == first_commit
+    assert refs.tags == []
+
+    folders = list(api.list_repo_tree(REPO, "build", repo_type="kernel", revision="v1"))
+    assert [f.path for f in folders] == [f"build/{VARIANT}"]
+    assert len(folders[0].tree_id) == 40
+
+    entries = {e.path.rsplit("/", 1)[-1]: e for e in api.list_repo_tree(
+        REPO, f"build/{VARIANT}", repo_type="kernel", revision="v1")}
+    local = _variant_files(src)
+    assert set(entries) == set(local)
+    for name, data in local.items():
+        assert entries[name].size == len(data)
+        if name == SO_NAME and hub_server.lfs:
+            assert entries[name].lfs.sha256 == hashlib.sha256(data).hexdigest()
+            assert entries[name].blob_id == git_blob_sha1(lfs_pointer(hashlib.sha256(data).hexdigest(), len(data)))
+        else:
+            assert entries[name].lfs is None and entries[name].blob_id == git_blob_sha1(data)
+
+    # snapshot_download of one variant: identical bytes, under snapshots/<commit sha>.
+    cache = tmp_path / "cache"
+    log.clear()
+    path = Path(snapshot_download(REPO, repo_type="kernel", revision="v1", allow_patterns=[f"build/{VARIANT}/*"],
+                                  cache_dir=cache, endpoint=hub_server.url))
+    assert path == cache / "kernels--kernels-test--relu" / "snapshots" / first_commit
+    assert (cache / "kernels--kernels-test--relu" / "refs" / "v1").read_text() == first_commit
+    assert {p.name: p.read_bytes() for p in (path / "build" / VARIANT).iterdir()} == local
+    assert sorted(p.name for p in path.iterdir()) == ["build"]  # .gitattributes not matched
+    assert len(log.matching("GET", "/resolve/")) == len(local)
+
+    single = hf_hub_download(REPO, f"build/{VARIANT}/metadata.json", repo_type="kernel", revision="v1",
+                             cache_dir=tmp_path / "cache2", endpoint=hub_server.url)
+    assert Path(single).read_bytes() == local["metadata.json"]
+    assert f"/snapshots/{first_commit}/" in single
+    # Cached and addressed by commit sha: no request at all.
+    log.clear()
+    hf_hub_download(REPO, f"build/{VARIANT}/metadata.json", repo_type="kernel", revision=first_commit,
+                    cache_dir=tmp_path / "cache2", endpoint=hub_server.url)
+    assert list(log) == []
+
+    # HEAD metadata as the client sees it, and the raw headers.
+    url = hf_hub_url(REPO, f"build/{VARIANT}/metadata.json", repo_type="kernel", revision="v1",
+                     endpoint=hub_server.url)
+    meta = get_hf_file_metadata(url, token=hub_server.token)
+    assert meta.commit_hash == first_commit and meta.size == len(local["metadata.json"])
+    assert meta.etag == git_blob_sha1(local["metadata.json"])
+    so_url = hf_hub_url(REPO, f"build/{VARIANT}/{SO_NAME}", repo_type="kernel", revision="v1", endpoint=hub_server.url)
+    head = http.head(so_url)
+    assert head.status_code == 200 and head.headers["X-Repo-Commit"] == first_commit
+    assert head.headers["Content-Length"] == str(len(so_bytes))
+    if hub_server.lfs:
+        assert head.headers["X-Linked-Etag"] == f'"{hashlib.sha256(so_bytes).hexdigest()}"'
+        assert head.headers["X-Linked-Size"] == str(len(so_bytes))
+    assert not any(h.lower().startswith("x-xet") for h in head.headers)
+    ranged = http.get(so_url, headers={"Range": "bytes=100-199"})
+    assert ranged.status_code == 206 and ranged.content == so_bytes[100:200]
+    assert ranged.headers["Content-Range"] == f"bytes 100-199/{len(so_bytes)}"
+
+    # Re-upload: _ops.py changes, stale.py is deleted (delete_patterns), in one commit.
+    src2 = _write_kernel_tree(tmp_path / "src2", so_bytes, ops="ops = 'v2'\n")
+    log.clear()
+    info2 = api.upload_folder(repo_id=REPO, repo_type="kernel", folder_path=src2, revision="v1",
+                              commit_message="Upload relu v1 (2)", delete_patterns=[f"build/{VARIANT}/*"])
+    assert len(log.matching("POST", "/commit/")) == 1
+    assert not log.matching("PUT")  # the .so did not change: nothing uploaded again
+    files = api.list_repo_files(REPO, repo_type="kernel", revision="v1")
+    assert f"build/{VARIANT}/stale.py" not in files and f"build/{VARIANT}/{SO_NAME}" in files
+    new_ops = hf_hub_download(REPO, f"build/{VARIANT}/_ops.py", repo_type="kernel", revision="v1",
+                              cache_dir=cache, endpoint=hub_server.url)
+    assert Path(new_ops).read_text() == "ops = 'v2'\n" and info2.oid in new_ops
+    # The old commit stays downloadable by sha.
+    old = hf_hub_download(REPO, f"build/{VARIANT}/stale.py", repo_type="kernel", revision=first_commit,
+                          cache_dir=tmp_path / "cache3", endpoint=hub_server.url)
+    assert Path(old).read_text() == "# removed later\n"
+    with pytest.raises(EntryNotFoundError):
+        hf_hub_download(REPO, f"build/{VARIANT}/stale.py", repo_type="kernel", revision="v1",
+                        cache_dir=tmp_path / "cache3", endpoint=hub_server.url)
+    assert api.repo_info(REPO, repo_type="kernel", revision=first_commit).sha == first_commit
+    assert api.repo_info(REPO, repo_type="kernel", revision=first_commit[:12]).sha == first_commit
+
+    # Tags.
+    api.create_tag(REPO, tag="v1.0.0", revision="v1", repo_type="kernel")
+    api.create_tag(REPO, tag="first", revision=first_commit, repo_type="kernel", tag_message="first upload")
+    tags = {t.name: t.target_commit for t in api.list_repo_refs(REPO, repo_type="kernel").tags}
+    assert tags == {"v1.0.0": info2.oid, "first": first_commit}
+    with pytest.raises(HfHubHTTPError) as excinfo:
+        api.create_tag(REPO, tag="first", repo_type="kernel")
+    assert excinfo.value.response.status_code == 409
+    api.create_tag(REPO, tag="first", repo_type="kernel", exist_ok=True)
+    tagged = hf_hub_download(REPO, f"build/{VARIANT}/_ops.py", repo_type="kernel", revision="first",
+                             cache_dir=tmp_path / "cache4", endpoint=hub_server.url)
+    assert Path(tagged).read_text() == "ops = None\n" and first_commit in tagged
+    api.delete_tag(REPO, tag="first", repo_type="kernel")
+    assert [t.name for t in api.list_repo_refs(REPO, repo_type="kernel").tags] == ["v1.0.0"]
+
+    # Branches: from a starting point, existing, deleted.
+    api.create_branch(REPO, branch="v2", revision=first_commit, repo_type="kernel")
+    assert api.repo_info(REPO, repo_type="kernel", revision="v2").sha == first_commit
+    with pytest.raises(HfHubHTTPError) as excinfo:
+        api.create_branch(REPO, branch="v2", repo_type="kernel")
+    assert excinfo.value.response.status_code == 409
+    api.create_branch(REPO, branch="v2", repo_type="kernel", exist_ok=True)
+    api.delete_branch(REPO, branch="v2", repo_type="kernel")
+    assert {b.name for b in api.list_repo_refs(REPO, repo_type="kernel").branches} == {"main", "v1"}
+
+
+def test_create_commit_operations(hub_server: HubServer, tmp_path: Path) -> None:
+    api = _api(hub_server)
+    repo = "kernels-test/model"
+    api.create_repo(repo)
+    hub_server.lfs_threshold = 1000  # "large" text files go to LFS
+    big_text = b"x" * 3000
+    log = hub_server.request_log
+    log.clear()
+    first = api.create_commit(repo, operations=[
+        CommitOperationAdd("README.md", b"# model\n"),
+        CommitOperationAdd("dir/a.txt", b"a\n"),
+        CommitOperationAdd("dir/sub/b.txt", b"b\n"),
+        CommitOperationAdd("big.txt", big_text),
+        CommitOperationAdd("keep.txt", b"keep\n"),
+        CommitOperationAdd("données/é t.txt", "ünïcode\n".encode()),
+    ], commit_message="first", commit_description="details")
+    assert log.matching("POST", "/api/validate-yaml")  # README.md is validated first
+    commit = api.list_repo_commits(repo)[0]
+    assert commit.commit_id == first.oid and commit.title == "first" and "details" in commit.message
+    files = {f.path: f for f in api.list_repo_tree(repo, recursive=True) if hasattr(f, "size")}
+    assert set(files) == {".gitattributes", "README.md", "dir/a.txt", "dir/sub/b.txt", "big.txt", "keep.txt",
+                          "données/é t.txt"}
+    unicode_file = hf_hub_download(repo, "données/é t.txt", cache_dir=tmp_path / "c", endpoint=hub_server.url)
+    assert Path(unicode_file).read_text() == "ünïcode\n"
+    assert (files["big.txt"].lfs is not None) == hub_server.lfs
+    assert files["dir/a.txt"].lfs is None
+
+    # get_paths_info: files and folders, missing paths omitted.
+    infos = {p.path: p for p in api.get_paths_info(repo, ["dir/a.txt", "dir", "missing.txt"], expand=True)}
+    assert set(infos) == {"dir/a.txt", "dir"}
+    assert infos["dir/a.txt"].last_commit.oid == first.oid
+    assert api.file_exists(repo, "dir/sub/b.txt") and not api.file_exists(repo, "dir/nope.txt")
+
+    # Deletions of a file and a folder, upload_file, create_commit with a stale parent.
+    second = api.create_commit(repo, operations=[
+        CommitOperationDelete("keep.txt"),
+        CommitOperationDelete("dir/", is_folder=True),
+        CommitOperationDelete("données/", is_folder=True),
+        CommitOperationAdd("new.bin", os.urandom(64) + b"\x00"),
+    ], commit_message="second", parent_commit=first.oid)
+    api.upload_file(path_or_fileobj=b"uploaded\n", path_in_repo="nested/file.txt", repo_id=repo)
+    assert sorted(api.list_repo_files(repo)) == [".gitattributes", "README.md", "big.txt", "nested/file.txt",
+                                                  "new.bin"]
+    with pytest.raises(HfHubHTTPError) as excinfo:
+        api.create_commit(repo, operations=[CommitOperationAdd("x.txt", b"x")], commit_message="late",
+                          parent_commit=second.oid)
+    assert excinfo.value.response.status_code == 412
+    with pytest.raises(EntryNotFoundError):
+        api.create_commit(repo, operations=[CommitOperationDelete("keep.txt")], commit_message="again")
+    # An unchanged file is detected through the preupload oid: no commit.
+    log.clear()
+    api.upload_file(path_or_fileobj=b"uploaded\n", path_in_repo="nested/file.txt", repo_id=repo)
+    assert not log.matching("POST", "/commit/")
+    # Large files committed with the old revision of the file are still served from history.
+    old_big = hf_hub_download(repo, "big.txt", revision=first.oid, cache_dir=tmp_path / "c", endpoint=hub_server.url)
+    assert Path(old_big).read_bytes() == big_text
+
+    # Pagination of the tree (Link: rel="next") and of the commits.
+    hub_server.page_size = 2
+    log.clear()
+    listed = [f.path for f in api.list_repo_tree(repo, recursive=True)]
+    assert len(listed) == len(set(listed)) == 6  # 5 files + the "nested" folder
+    assert len(log.matching("GET", "/tree/")) == 3
+    assert len(api.list_repo_commits(repo)) == 4
+
+    # Pull requests through create_commit(create_pr=True).
+    pr = api.create_commit(repo, operations=[CommitOperationAdd("pr.txt", b"pr\n")], commit_message="pr",
+                           create_pr=True)
+    assert pr.pr_num == 1 and pr.pr_revision == "refs/pr/1"
+    prs = api.list_repo_refs(repo, include_pull_requests=True).pull_requests
+    assert [p.ref for p in prs] == ["refs/pr/1"] and prs[0].target_commit == pr.oid
+    pr_file = hf_hub_download(repo, "pr.txt", revision="refs/pr/1", cache_dir=tmp_path / "c", endpoint=hub_server.url)
+    assert Path(pr_file).read_bytes() == b"pr\n"
+    assert "pr.txt" not in api.list_repo_files(repo)
+
+
+def test_concurrent_commits(hub_server: HubServer) -> None:
+    """Commits to one branch from many threads: serialized by the server, none lost."""
+    api = _api(hub_server)
+    repo = "kernels-test/busy"
+    api.create_repo(repo, repo_type="kernel")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda i: api.upload_file(path_or_fileobj=f"{i}\n".encode(), path_in_repo=f"f{i}.txt",
+                                                repo_id=repo, repo_type="kernel"), range(8)))
+    files = api.list_repo_files(repo, repo_type="kernel")
+    assert sorted(files) == sorted([".gitattributes"] + [f"f{i}.txt" for i in range(8)])
+    assert len(api.list_repo_commits(repo, repo_type="kernel")) == 9
+
+
+def test_errors(hub_server: HubServer, tmp_path: Path, http: httpx2.Client) -> None:
+    api = _api(hub_server)
+    api.create_repo(REPO, repo_type="kernel")
+    cache = tmp_path / "cache"
+    with pytest.raises(RepositoryNotFoundError):
+        api.repo_info("kernels-test/missing", repo_type="kernel")
+    with pytest.raises(RepositoryNotFoundError):
+        hf_hub_download("kernels-test/missing", "x.py", repo_type="kernel", cache_dir=cache, endpoint=hub_server.url)
+    with pytest.raises(RepositoryNotFoundError):
+        api.list_repo_refs("kernels-test/missing", repo_type="kernel")
+    with pytest.raises(RevisionNotFoundError):
+        api.repo_info(REPO, repo_type="kernel", revision="v9")
+    with pytest.raises(RevisionNotFoundError):
+        hf_hub_download(REPO, ".gitattributes", repo_type="kernel", revision="v9", cache_dir=cache,
+                        endpoint=hub_server.url)
+    with pytest.raises(RevisionNotFoundError):
+        snapshot_download(REPO, repo_type="kernel", revision="v9", cache_dir=cache, endpoint=hub_server.url)
+    with pytest.raises(RevisionNotFoundError):
+        list(api.list_repo_tree(REPO, "build", repo_type="kernel", revision="v9"))
+    with pytest.raises(RevisionNotFoundError):
+        api.create_branch(REPO, branch="v3", revision="nope", repo_type="kernel")
+    with pytest.raises(RevisionNotFoundError):  # committing needs an existing branch
+        api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=REPO, repo_type="kernel", revision="v7")
+    with pytest.raises(EntryNotFoundError):
+        hf_hub_download(REPO, "build/missing.py", repo_type="kernel", cache_dir=cache, endpoint=hub_server.url)
+    with pytest.raises(EntryNotFoundError):
+        list(api.list_repo_tree(REPO, "build", repo_type="kernel"))
+    missing = http.head(hf_hub_url(REPO, "nope.txt", repo_type="kernel", endpoint=hub_server.url))
+    assert missing.status_code == 404 and missing.headers["X-Error-Code"] == "EntryNotFound"
+    assert len(missing.headers["X-Repo-Commit"]) == 40
+
+    # Unknown routes and bad payloads: JSON errors, the server keeps serving.
+    for method, path in [("GET", "/api/nothing/here"), ("POST", "/api/kernels/a/b/unknown"), ("GET", "/foo"),
+                         ("DELETE", "/"), ("PATCH", "/api/models")]:
+        response = http.request(method, hub_server.url + path)
+        assert response.status_code == 404, (method, path)
+        assert "error" in response.json()
+    auth = {"Authorization": f"Bearer {hub_server.token}"}
+    bad = http.post(f"{hub_server.url}/api/kernels/{REPO}/commit/main", content=b"{not json\n", headers=auth)
+    assert bad.status_code == 400 and "error" in bad.json()
+    assert http.post(f"{hub_server.url}/api/repos/create", json={"name": "x"}).status_code == 401  # no token
+    assert http.get(f"{hub_server.url}/api/kernels/{REPO}/xet-read-token/main").status_code == 404
+    assert api.repo_exists(REPO, repo_type="kernel")
+
+    # LFS uploads are checked against their sha256.
+    data = os.urandom(1000)
+    oid = hashlib.sha256(data).hexdigest()
+    batch = http.post(f"{hub_server.url}/kernels/{REPO}.git/info/lfs/objects/batch", headers=auth, json={
+        "operation": "upload", "transfers": ["basic"], "objects": [{"oid": oid, "size": len(data)}]}).json()
+    href = batch["objects"][0]["actions"]["upload"]["href"]
+    assert href.startswith(hub_server.url + "/")
+    assert http.put(href, content=b"wrong" + data[5:]).status_code == 400
+    assert http.put(href.split("?")[0], content=data).status_code == 401  # unsigned and no token
+    assert http.put(href, content=data).status_code == 200
+    again = http.post(f"{hub_server.url}/kernels/{REPO}.git/info/lfs/objects/batch", headers=auth, json={
+        "operation": "upload", "objects": [{"oid": oid, "size": len(data)}]}).json()
+    assert "actions" not in again["objects"][0]  # already present
+
+
+def test_organization_overview_and_whoami(hub_server: HubServer, http: httpx2.Client) -> None:
+    api = _api(hub_server)
+    me = api.whoami()
+    assert me["name"] == hub_server.user and me["type"] == "user"
+    assert http.get(f"{hub_server.url}/api/whoami-v2").status_code == 401
+
+    hub_server.set_trusted_publisher("kernels-community", True)
+    overview = http.get(f"{hub_server.url}/api/organizations/kernels-community/overview").json()
+    assert overview["name"] == "kernels-community" and overview["trustedKernelPublisher"] is True
+    assert api.get_organization_overview("kernels-community").name == "kernels-community"
+    hub_server.set_trusted_publisher("kernels-community", False)
+    overview = http.get(f"{hub_server.url}/api/organizations/kernels-community/overview").json()
+    assert overview["trustedKernelPublisher"] is False
+    # Namespaces that hold repositories are organizations too (not trusted by default).
+    api.create_repo("some-org/thing", repo_type="kernel")
+    assert http.get(f"{hub_server.url}/api/organizations/some-org/overview").json()["trustedKernelPublisher"] is False
+    with pytest.raises(HfHubHTTPError) as excinfo:
+        api.get_organization_overview("unknown-org")
+    assert excinfo.value.response.status_code == 404
+
+
+def test_restart_keeps_data(tmp_path: Path, http: httpx2.Client) -> None:
+    root = tmp_path / "storage"
+    so_bytes = os.urandom(5000) + b"\x00"
+    src = _write_kernel_tree(tmp_path / "src", so_bytes)
+    lfs = not client_uses_xet()  # like the fixtures (see kernels.testing.fixtures)
+    with HubServer(root, lfs=lfs) as server:
+        api = HfApi(endpoint=server.url, token="hf_x")
+        api.create_repo(REPO, repo_type="kernel")
+        api.create_branch(REPO, branch="v1", repo_type="kernel")
+        commit = api.upload_folder(repo_id=REPO, repo_type="kernel", folder_path=src, revision="v1",
+                                   commit_message="upload").oid
+        api.create_tag(REPO, tag="release", revision="v1", repo_type="kernel")
+        server.set_trusted_publisher("kernels-test", True)
+        first_url = server.url
+    with pytest.raises(httpx2.ConnectError):
+        http.get(first_url + "/api/whoami-v2")
+
+    with HubServer(root, lfs=lfs) as server:
+        assert server.request_log == []
+        api = HfApi(endpoint=server.url, token="hf_x")
+        refs = api.list_repo_refs(REPO, repo_type="kernel")
+        assert {b.name: b.target_commit for b in refs.branches}["v1"] == commit
+        assert {t.name: t.target_commit for t in refs.tags} == {"release": commit}
+        path = snapshot_download(REPO, repo_type="kernel", revision="release", cache_dir=tmp_path / "cache",
+                                 endpoint=server.url)
+        assert (Path(path) / "build" / VARIANT / SO_NAME).read_bytes() == so_bytes
+        overview = http.get(f"{server.url}/api/organizations/kernels-test/overview").json()
+        assert overview["trustedKernelPublisher"] is True
+        # request_log counts every request of this server instance.
+        assert len(server.request_log) > 0 and all(isinstance(m, str) for m, _ in server.request_log)
+        server.request_log.clear()
+        api.repo_info(REPO, repo_type="kernel")
+        assert server.request_log == [("GET", f"/api/kernels/{REPO}")]
+
+
+_CLIENT_SCRIPT = textwrap.dedent(
+    """
+    import os, sys
+    from huggingface_hub import HfApi
+    endpoint, blob = sys.argv[1], sys.argv[2]
+    api = HfApi(endpoint=endpoint, token="hf_subprocess")
+    api.create_repo("kernels-test/lfs", repo_type="kernel")
+    api.upload_file(path_or_fileobj=blob, path_in_repo="build/x/_lib.abi3.so", repo_id="kernels-test/lfs",
+                    repo_type="kernel", commit_message="binary")
+    """
+)
+
+
+def test_lfs_upload_and_cli(hub_server: HubServer, tmp_path: Path, http: httpx2.Client) -> None:
+    """Classic LFS uploads from a fresh client process (Xet off), and the command line server."""
+    blob = tmp_path / "lib.so"
+    data = os.urandom(50000)
+    blob.write_bytes(data)
+    env = dict(os.environ, HF_HUB_DISABLE_XET="1", HF_HUB_DISABLE_PROGRESS_BARS="1")
+    hub_server.lfs = True
+    hub_server.request_log.clear()
+    subprocess.run([sys.executable, "-c", _CLIENT_SCRIPT, hub_server.url, str(blob)], env=env, check=True,
+                   timeout=60)
+    log = hub_server.request_log
+    assert log.matching("POST", "/kernels/kernels-test/lfs.git/info/lfs/objects/batch")
+    assert len(log.matching("PUT", f"/lfs/objects/{hashlib.sha256(data).hexdigest()}")) == 1
+    assert log.matching("POST", "/verify")
+    [entry] = _api(hub_server).get_paths_info("kernels-test/lfs", ["build/x/_lib.abi3.so"], repo_type="kernel")
+    assert entry.lfs.sha256 == hashlib.sha256(data).hexdigest() and entry.size == len(data)
+    downloaded = hf_hub_download("kernels-test/lfs", "build/x/_lib.abi3.so", repo_type="kernel",
+                                 cache_dir=tmp_path / "cache", endpoint=hub_server.url)
+    assert Path(downloaded).read_bytes() == data
+    blobs = tmp_path / "cache" / "kernels--kernels-test--lfs" / "blobs"
+    assert [p.name for p in blobs.iterdir()] == [hashlib.sha256(data).hexdigest()]
+
+    # python -m kernels.testing.hub_server: serves on the printed URL, quiet, stops on SIGTERM.
+    cli_env = dict(os.environ, PYTHONPATH=str(REPO_ROOT / "src"))
+    proc = subprocess.Popen([sys.executable, "-m", "kernels.testing.hub_server", "--root", str(tmp_path / "cli"),
+                             "--port", "0", "--trusted-publisher", "kernels-community"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env)
+    try:
+        line = proc.stdout.readline()
+        url = line.split(" on ", 1)[1].split(" ", 1)[0]
+        api = HfApi(endpoint=url, token="hf_x")
+        api.create_repo(REPO, repo_type="kernel")
+        assert api.repo_exists(REPO, repo_type="kernel")
+        assert http.get(f"{url}/api/organizations/kernels-community/overview").json()["trustedKernelPublisher"]
+        assert http.get(f"{url}/does/not/exist").status_code == 404
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert stderr == ""
