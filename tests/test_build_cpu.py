@@ -120,7 +120,7 @@ def test_metadata_json(relu_cpu_wheel: Path, tmp_path: Path) -> None:
     assert metadata.backend.archs is None
     assert metadata.python_depends == ()
     assert metadata.provenance is not None
-    assert metadata.provenance["kernels-build"]["version"] == kernels_build.__version__
+    assert metadata.provenance["kernel-builder"]["version"] == f"kernels_build-{kernels_build.__version__}"
 
     tree = extract_wheel(relu_cpu_wheel, tmp_path / "tree")
     assert metadata.digest is not None

@@ -352,7 +352,9 @@ def source_hash(config: BuildConfig, length: int = 10) -> str:
 
 
 def _provenance(root: Path) -> dict:
-    provenance: dict = {"kernels-build": {"version": __version__}}
+    # "kernel-builder" is the format's key for whichever builder made the variant; readers
+    # (kernels 0.17.2 included) require it once provenance is present.
+    provenance: dict = {"kernel-builder": {"version": f"kernels_build-{__version__}"}}
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
