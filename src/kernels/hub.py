@@ -24,6 +24,12 @@ def endpoint() -> Optional[str]:
     return os.environ.get("HF_ENDPOINT") or None
 
 
+def cache_dir() -> Optional[str]:
+    """Where downloads go: ``KERNELS_CACHE``, else ``HF_HUB_CACHE``, else huggingface_hub's
+    default (read at call time, like the endpoint)."""
+    return os.environ.get("KERNELS_CACHE") or os.environ.get("HF_HUB_CACHE") or None
+
+
 def api():  # -> huggingface_hub.HfApi
     """A client bound to the current endpoint and token."""
     from huggingface_hub import HfApi  # noqa: PLC0415 - keep `import kernels` cheap
@@ -65,7 +71,7 @@ def download_tree(
     path = _call(
         lambda: snapshot_download(
             repo_id, repo_type=REPO_TYPE, revision=rev, allow_patterns=patterns,
-            ignore_patterns=["*.pyc", "*/__pycache__/*"], endpoint=endpoint(),
+            ignore_patterns=["*.pyc", "*/__pycache__/*"], endpoint=endpoint(), cache_dir=cache_dir(),
         ),
         repo_id, rev,
     )

@@ -111,7 +111,7 @@ def _variants(root: Path) -> List[Tuple[Path, Metadata]]:
         if meta.is_file():
             found.append((directory, Metadata.read_from_file(meta)))
     if not found:
-        raise KernelTreeError(f"{root}: no variants to upload (expected build/<variant>/metadata.json)")
+        raise KernelTreeError(str(root), "no variants to upload (expected build/<variant>/metadata.json)")
     return found
 
 
@@ -119,7 +119,7 @@ def _agreed_identity(variants: List[Tuple[Path, Metadata]]) -> Tuple[str, int]:
     identities = {(m.name, m.version) for _, m in variants}
     if len(identities) != 1:
         listed = ", ".join(f"{d.name}: {m.name} v{m.version}" for d, m in variants)
-        raise KernelTreeError(f"the variants disagree on kernel name or version ({listed})")
+        raise KernelTreeError(str(variants[0][0].parent), f"the variants disagree on kernel name or version ({listed})")
     return identities.pop()
 
 
