@@ -167,3 +167,12 @@ def relu_cpu_target(relu_cpu_wheel: Path, tmp_path_factory: pytest.TempPathFacto
     """``pip install --no-deps --target`` of :func:`relu_cpu_wheel`, once per session."""
     base = tmp_path_factory.mktemp("relu-cpu-target")
     return install_target(relu_cpu_wheel, base / "target")
+
+
+@pytest.fixture(scope="session")
+def silu_noarch_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The noarch (``py3-none-any``) wheel of examples/silu-and-mul, built once per session
+    like :func:`relu_cpu_wheel`."""
+    base = tmp_path_factory.mktemp("silu-noarch-build")
+    repo = copy_example("silu-and-mul", base)
+    return build_example_wheel(repo, base / "wheelhouse")

@@ -2,57 +2,76 @@
 
 The raw wheel holds the package (``<module>/``: Python files, ``_ops.py``, the ``.abi3.so``)
 tagged ``cp39-abi3-linux_<arch>``. Here we run the compliance gate on its extensions, add
-``metadata.json`` (with the digest of the package files) and the variant marker, set the
-platform tag to the policy the extensions meet, and write the wheel atomically.
+``metadata.json`` (with the digest of the package files), choose the platform tag the
+extensions meet, and write the final wheel with :func:`kernels.wheels.write_kernel_wheel`:
+the one writer of the kernel wheel format, shared with ``kernels to-wheel``, so a wheel built
+here and one rebuilt from its Hub tree are byte for byte the same.
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
+import os
 import sys
 import tempfile
 import zipfile
-from pathlib import Path
-from typing import List, Set
+from pathlib import Path, PurePosixPath
+from typing import Dict, List, Set
 
 from kernels.variants import host_cpu
+from kernels.wheels import VARIANT_FILE, write_kernel_wheel
 
 from .compliance import ExtensionReport, check_extension, enforce, failure_message, wheel_platform_tag
 from .errors import KernelBuildError
 from .plan import BuildPlan
 
-#: Name of the file in ``.dist-info`` that records the variant a kernel wheel was built for.
-VARIANT_FILE = "kernels-variant.txt"
+__all__ = ["VARIANT_FILE", "finalize_wheel"]
 
 
 def finalize_wheel(raw_wheel: Path, plan: BuildPlan, out_dir: Path) -> Path:
     """Check, complete and retag ``raw_wheel``; return the final wheel in ``out_dir``."""
-    from wheel.wheelfile import WheelFile  # noqa: PLC0415
+    from .project import _project_table  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory(prefix="kernels-wheel-") as tmp:
         tree = Path(tmp) / "tree"
         with zipfile.ZipFile(raw_wheel) as archive:
             archive.extractall(tree)
         package = tree / plan.module
-        dist_info = next(tree.glob("*.dist-info"))
+        if not package.is_dir():
+            raise KernelBuildError(f"the build produced no package directory {plan.module}/")
+        stray = sorted(p.name for p in tree.iterdir() if p.name != plan.module and not p.name.endswith(".dist-info"))
+        if stray:
+            raise KernelBuildError(f"the build installed files outside {plan.module}/: {', '.join(stray)}")
 
         tag = _platform_tag(plan, package)
         metadata = plan.metadata().with_digest(package)
-        (package / "metadata.json").write_text(metadata.to_json())
-        (dist_info / VARIANT_FILE).write_text(plan.variant.name + "\n")
-        (dist_info / "RECORD").unlink()
-        _retag(dist_info / "WHEEL", tag)
+        metadata.write_to_file(package / "metadata.json")
 
-        dist, version = dist_info.name[: -len(".dist-info")].split("-", 1)
-        name = f"{dist}-{version}-{tag}.whl"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        partial = Path(tmp) / name
-        with WheelFile(partial, "w") as wheel:
-            wheel.write_files(str(tree))
-        final = out_dir / name
-        shutil.move(str(partial), final)  # whole file or nothing in the output directory
-    return final
+        project = _project_table(plan)
+        name = str(project["name"])
+        return write_kernel_wheel(
+            out_dir,
+            name=name,
+            version=str(project["version"]),
+            tag=tag,
+            module=plan.module,
+            variant=plan.variant,
+            package_files=_package_files(package),
+            requires=[str(r) for r in project["dependencies"]],  # type: ignore[union-attr]
+            summary=str(project.get("description") or f"{name} kernel for PyTorch"),
+        )
+
+
+def _package_files(package: Path) -> Dict[str, bytes]:
+    """The package's files (POSIX paths relative to it), without bytecode."""
+    files: Dict[str, bytes] = {}
+    for dirpath, dirnames, filenames in os.walk(package):
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        rel_dir = Path(dirpath).relative_to(package)
+        for filename in filenames:
+            if not filename.endswith(".pyc"):
+                files[PurePosixPath(*rel_dir.parts, filename).as_posix()] = Path(dirpath, filename).read_bytes()
+    return files
 
 
 def _platform_tag(plan: BuildPlan, package: Path) -> str:
@@ -103,17 +122,6 @@ def _remember_passed(plan: BuildPlan, policy: str, digests: Set[str]) -> None:
     path = _gate_cache(plan, policy)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(sorted(digests)[-64:]) + "\n")
-
-
-def _retag(wheel_file: Path, tag: str) -> None:
-    # WHEEL is an email-style header block: keep it free of blank lines, or readers stop early.
-    lines = [
-        line for line in wheel_file.read_text().splitlines()
-        if line.strip() and not line.startswith(("Tag:", "Root-Is-Purelib:"))
-    ]
-    lines.append(f"Root-Is-Purelib: {'true' if tag.endswith('-any') else 'false'}")
-    lines.append(f"Tag: {tag}")
-    wheel_file.write_text("\n".join(lines) + "\n")
 
 
 def _progress(message: str) -> None:

@@ -17,6 +17,8 @@ import re
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional
 
+from kernels.python_depends import PYTHON_DEPENDS_PIP, pip_requirements  # noqa: F401 (re-exported)
+
 from .config import Torch
 from .cuda_archs import gencode_flags
 from .errors import ConfigError
@@ -26,16 +28,6 @@ try:  # Python >= 3.11
     import tomllib
 except ImportError:  # pragma: no cover
     import tomli as tomllib  # type: ignore[no-redef]
-
-#: pip names of the python-depends the contract knows (python_dependencies.json).
-PYTHON_DEPENDS_PIP = {
-    "einops": "einops",
-    "helion": "helion",
-    "tvm-ffi": "apache-tvm-ffi",
-    "nvidia-cutlass-dsl": "nvidia-cutlass-dsl",
-    "nki": "nki",
-    "onednn": "onednn-devel",
-}
 
 #: Torch libraries an extension links, by backend.
 TORCH_LIBRARIES = {
@@ -212,10 +204,7 @@ def _project_table(plan: BuildPlan) -> Dict[str, object]:
     table.setdefault("requires-python", ">=3.9")
     dependencies: List[str] = list(table.get("dependencies", []))  # type: ignore[arg-type]
     dependencies.append(plan.torch_requirement)
-    for dep in general.python_depends_for(plan.backend):
-        pip_name = PYTHON_DEPENDS_PIP.get(dep)
-        if pip_name and pip_name not in dependencies:
-            dependencies.append(pip_name)
+    dependencies += pip_requirements(general.python_depends_for(plan.backend), dependencies)
     table["dependencies"] = dependencies
     return table
 

@@ -45,10 +45,14 @@ def _to_wheel(args: argparse.Namespace) -> int:
     from ..convert import to_wheel
 
     source = Path(args.source)
+    symlink_root = None
     if not source.exists():
         from ..hub import download_tree  # noqa: PLC0415 - only Hub sources need the Hub
 
         source = download_tree(args.source, version=args.version, revision=args.revision)
-    for wheel in to_wheel(source, args.version, args.output):
+        if source.parent.name == "snapshots":
+            # Hub cache: snapshot files are relative links into the repo folder's blobs/.
+            symlink_root = source.parent.parent
+    for wheel in to_wheel(source, args.version, args.output, symlink_root=symlink_root):
         print(f"wrote {wheel}", file=sys.stdout)
     return 0

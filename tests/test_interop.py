@@ -1,0 +1,78 @@
+"""Interop: trees made by ``kernels from-wheel`` load and run with the released kernels 0.17.2.
+
+The released package is installed from the package registry into its own virtual environment
+(with the local CPU torch); it loads our tree with ``get_local_kernel`` and, against the local
+Hub server, with ``get_kernel`` after ``kernels upload``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kernels.testing.fixtures import DUMMY_TOKEN  # noqa: F401  (sets HF_HUB_DISABLE_XET first)
+
+from kernels.convert import from_wheel  # noqa: E402
+from kernels.upload import upload_tree  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.interop]
+
+RELEASED = "kernels==0.17.2"
+
+
+@pytest.fixture(scope="module")
+def released_python(tmp_path_factory) -> Path:
+    """A venv with the released kernels and this environment's torch version."""
+    import torch
+
+    venv = tmp_path_factory.mktemp("kernels-0.17.2") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    proc = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", RELEASED, f"torch=={torch.__version__}"],
+        capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"could not install {RELEASED}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return python
+
+
+CHECK = """
+import sys, torch, kernels
+from pathlib import Path
+k = {load}
+x = torch.randn(257)
+assert torch.equal(k.relu(x), torch.relu(x)), "wrong result"
+print("loaded", k.__name__)
+"""
+
+
+def _run(python: Path, code: str, env=None) -> str:
+    proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd="/")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return proc.stdout
+
+
+def test_released_get_local_kernel_loads_our_tree(released_python, relu_cpu_wheel, tmp_path) -> None:
+    (variant,) = from_wheel([relu_cpu_wheel], tmp_path / "relu")
+    out = _run(released_python, CHECK.format(load=f"kernels.get_local_kernel(Path({str(tmp_path / 'relu')!r}))"))
+    assert "loaded _relu_cpu_" in out
+    assert variant.name.startswith("torch")
+
+
+def test_released_get_kernel_from_local_hub(released_python, relu_cpu_wheel, hub_server, tmp_path) -> None:
+    from_wheel([relu_cpu_wheel], tmp_path / "relu")
+    upload_tree(tmp_path / "relu", repo_id="kernels-test/relu")
+    hub_server.set_trusted_publisher("kernels-test", True)
+    env = {"HF_ENDPOINT": hub_server.url, "HF_TOKEN": hub_server.token, "HF_HUB_CACHE": str(tmp_path / "cache"),
+           "HF_HOME": str(tmp_path / "home"), "HF_HUB_DISABLE_XET": "1"}
+    out = _run(released_python, CHECK.format(load="kernels.get_kernel('kernels-test/relu', version=1)"), env)
+    assert "loaded _relu_cpu_" in out
+
+
+pytest_plugins = ["kernels.testing.fixtures"]
