@@ -52,8 +52,11 @@ print("loaded", k.__name__)
 
 
 def _run(python: Path, code: str, env=None) -> str:
-    proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd="/")
+    full_env = {**os.environ, **(env or {})}
+    # kernels 0.17.2 with HF_HUB_DISABLE_TELEMETRY set builds a user agent ending in "; ",
+    # which current HTTP clients reject as an illegal header value (its bug, not ours).
+    full_env.pop("HF_HUB_DISABLE_TELEMETRY", None)
+    proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=full_env, cwd="/")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc.stdout
 
