@@ -37,18 +37,27 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def e2e(session: nox.Session) -> None:
-    """The main job: build examples/relu into a wheel, install it, load the kernel and run it."""
+    """The main job: build examples/relu into a wheel, convert it to a Hub tree, check it,
+    turn the tree back into a wheel, install that, load the kernel and run its tests."""
     python = _venv(session, ROOT / ".nox-venvs" / "cpu", TORCH_CPU)
+    kernels = [str(python), "-m", "kernels.cli"]
     with tempfile.TemporaryDirectory(prefix="kernels-e2e-") as tmp:
         work = Path(tmp)
         src = work / "relu"
         shutil.copytree(ROOT / "examples" / "relu", src, ignore=shutil.ignore_patterns(".kernels_build", "__pycache__"))
+        session.log("1/5 build the wheel with the kernels_build backend")
         session.run(str(python), "-m", "pip", "wheel", "--no-build-isolation", "--no-deps",
                     "-w", str(work / "dist"), str(src), external=True)
         wheel = next((work / "dist").glob("relu-*.whl"))
-        session.log(f"built {wheel.name}")
+        session.log("2/5 convert it into the Hub layout build/<variant>/")
+        session.run(*kernels, "from-wheel", str(wheel), "-o", str(work / "tree"), external=True)
+        session.log("3/5 check layout, metadata and compliance of every variant")
+        session.run(*kernels, "check", str(work / "tree"), external=True)
+        session.log("4/5 turn the tree back into an installable wheel and install it")
+        session.run(*kernels, "to-wheel", str(work / "tree"), "1", "-o", str(work / "wheels"), external=True)
         session.run(str(python), "-m", "pip", "install", "--no-deps", "--target", str(work / "site"),
-                    str(wheel), external=True)
+                    *map(str, (work / "wheels").glob("*.whl")), external=True)
+        session.log("5/5 load the kernel and run its tests")
         session.run(str(python), "-m", "pytest", str(src / "tests"), "-m", "kernels_ci",
                     "-p", "no:cacheprovider", "-q", env={"PYTHONPATH": str(work / "site")}, external=True)
 
