@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .errors import KernelTreeError, KernelWheelError, MetadataError
-from .metadata import METADATA_FILENAME, SIGNATURE_FILENAME, Metadata
+from .metadata import METADATA_FILENAME, SIGNATURE_FILENAME, Metadata, compare_files
 from .variants import NoarchVariant, Variant, parse_variant
 from .wheels import (
     NOARCH_TAG,
@@ -57,18 +57,6 @@ def _tree_files(files: Mapping[str, bytes]) -> Files:
         path: data for path, data in files.items()
         if not path.endswith(".pyc") and "__pycache__" not in path.split("/")[:-1]
     }
-
-
-def _differences(expected: Mapping[str, bytes], actual: Mapping[str, bytes]) -> List[str]:
-    out = []
-    for path in sorted(set(expected) | set(actual)):
-        if path not in actual:
-            out.append(f"missing file: {path}")
-        elif path not in expected:
-            out.append(f"extra file: {path}")
-        elif expected[path] != actual[path]:
-            out.append(f"changed file: {path}")
-    return out
 
 
 def _within(path: Path, root: Path) -> bool:
@@ -184,7 +172,7 @@ def from_wheel(wheels: Sequence[PathLike], output: PathLike) -> List[Path]:
             raise KernelWheelError(
                 str(wheel.path),
                 f"holds variant {wheel.variant.name} with different content than {seen[0].path} "
-                f"({summarize(_differences(seen[1], files))})",
+                f"({summarize(compare_files(seen[1], files))})",
             )
 
     output = Path(output)
@@ -208,7 +196,7 @@ def from_wheel(wheels: Sequence[PathLike], output: PathLike) -> List[Path]:
             raise KernelTreeError(
                 str(target),
                 f"already exists with different content than {wheel.path} "
-                f"({summarize(_differences(files, existing))}); remove it or choose another output directory",
+                f"({summarize(compare_files(files, existing))}); remove it or choose another output directory",
             )
     _check_other_variants(build, first, set(by_variant))
 

@@ -42,6 +42,7 @@ __all__ = [
     "SIGNATURE_FILENAME",
     "BackendInfo",
     "Metadata",
+    "compare_files",
     "compute_digest",
 ]
 
@@ -352,17 +353,22 @@ class Metadata:
         """
         if self.digest is None:
             raise MetadataError("has no digest, so the files cannot be verified", key="digest")
-        expected: Mapping[str, str] = self.digest["files"]
         actual = compute_digest(variant_dir, self.digest["algorithm"])["files"]
-        problems = []
-        for path in sorted(set(expected) | set(actual)):
-            if path not in actual:
-                problems.append(f"missing file: {path}")
-            elif path not in expected:
-                problems.append(f"extra file: {path}")
-            elif expected[path] != actual[path]:
-                problems.append(f"changed file: {path}")
-        return problems
+        return compare_files(self.digest["files"], actual)
+
+
+def compare_files(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> List[str]:
+    """Differences between two ``path -> content`` (or digest) mappings, one line each:
+    ``missing file: p``, ``extra file: p``, ``changed file: p``, sorted by path."""
+    problems = []
+    for path in sorted(set(expected) | set(actual)):
+        if path not in actual:
+            problems.append(f"missing file: {path}")
+        elif path not in expected:
+            problems.append(f"extra file: {path}")
+        elif expected[path] != actual[path]:
+            problems.append(f"changed file: {path}")
+    return problems
 
 
 # --------------------------------------------------------------------- parsing helpers

@@ -43,7 +43,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import __version__
 from .errors import KernelWheelError, MetadataError
-from .metadata import DIGEST_ALGORITHMS, METADATA_FILENAME, SIGNATURE_FILENAME, Metadata
+from .metadata import DIGEST_ALGORITHMS, METADATA_FILENAME, SIGNATURE_FILENAME, Metadata, compare_files
 from .python_depends import pip_requirements
 from .variants import NoarchVariant, Variant, parse_variant, parse_wheel_label
 
@@ -226,17 +226,8 @@ def verify_package_digest(metadata: Metadata, files: Mapping[str, bytes]) -> Lis
     worded as :meth:`kernels.metadata.Metadata.verify_digest` words them."""
     if metadata.digest is None:
         return []
-    expected: Mapping[str, str] = metadata.digest["files"]
     actual = package_digest(files, metadata.digest["algorithm"])["files"]
-    problems = []
-    for path in sorted(set(expected) | set(actual)):
-        if path not in actual:
-            problems.append(f"missing file: {path}")
-        elif path not in expected:
-            problems.append(f"extra file: {path}")
-        elif expected[path] != actual[path]:
-            problems.append(f"changed file: {path}")
-    return problems
+    return compare_files(metadata.digest["files"], actual)
 
 
 def summarize(problems: Sequence[str], limit: int = 5) -> str:
