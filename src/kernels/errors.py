@@ -19,7 +19,18 @@ from __future__ import annotations
 import functools
 from typing import Optional
 
-__all__ = ["HubError", "KernelTreeError", "KernelWheelError", "KernelsError", "MetadataError"]
+__all__ = [
+    "HubError",
+    "IncompatibleKernelError",
+    "KernelNotCachedError",
+    "KernelTreeError",
+    "KernelWheelError",
+    "KernelsError",
+    "MetadataError",
+    "MissingPythonDependencyError",
+    "NoCompatibleVariantError",
+    "UntrustedKernelError",
+]
 
 
 class KernelsError(Exception):
@@ -94,4 +105,63 @@ class HubError(KernelsError, ValueError):
     file that does not exist, no access, or no network while the cache lacks the files.
 
     The message names the repository (and revision) and what to do.
+    """
+
+
+class NoCompatibleVariantError(KernelsError, FileNotFoundError):
+    """None of a kernel's build variants fits this environment.
+
+    The message is the whole account: the environment, every variant and why it was rejected.
+    ``decisions`` holds the :mod:`kernels.selection` decisions it was made from::
+
+        >>> err = NoCompatibleVariantError("relu: no compatible variant\n  ❌ torch-cuda: ...")
+        >>> isinstance(err, FileNotFoundError), err.decisions
+        (True, [])
+    """
+
+    def __init__(self, message: str, decisions: Optional[list] = None) -> None:
+        self.decisions = list(decisions or [])
+        super().__init__(message)
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (str(self), self.decisions))
+
+
+class KernelNotCachedError(KernelsError, FileNotFoundError):
+    """Outgoing traffic is disabled (``HF_HUB_OFFLINE``, ``local_files_only``) and the cache
+    does not hold the kernel; the message says how to get it there::
+
+        >>> isinstance(KernelNotCachedError("org/relu (v1) is not cached"), FileNotFoundError)
+        True
+    """
+
+
+class UntrustedKernelError(KernelsError, ValueError):
+    """The kernel's publisher is not trusted and ``trust_remote_code`` does not allow it; the
+    message says how to opt in::
+
+        >>> isinstance(UntrustedKernelError("org/relu: untrusted"), ValueError)
+        True
+    """
+
+
+class MissingPythonDependencyError(KernelsError, ImportError):
+    """A kernel declares a ``python-depends`` entry whose package is not installed; the message
+    names the pip package to install::
+
+        >>> err = MissingPythonDependencyError("pip install einops", name="einops")
+        >>> isinstance(err, ImportError), err.name
+        (True, 'einops')
+    """
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (functools.partial(type(self), str(self), name=self.name), ())
+
+
+class IncompatibleKernelError(KernelsError, RuntimeError):
+    """The chosen variant cannot run here although its name fits: it needs a newer ``kernels``
+    (``kernels-minver``) or was not compiled for this GPU's architecture::
+
+        >>> isinstance(IncompatibleKernelError("needs kernels >= 0.20"), RuntimeError)
+        True
     """

@@ -143,10 +143,249 @@ def _call(fn, repo_id: str, revision: Optional[str] = None):
                        "(check the name, and HF_TOKEN for private repositories)") from None
     except RevisionNotFoundError:
         raise HubError(f"{repo_id!r} has no revision {revision!r}") from None
-    except EntryNotFoundError as exc:
-        raise HubError(f"{repo_id}{at}: file not found: {exc}") from None
-    except LocalEntryNotFoundError:
+    except LocalEntryNotFoundError:  # before EntryNotFoundError: it is a subclass
         raise HubError(f"{repo_id}{at} is not in the local cache and the Hub cannot be reached "
                        "(offline?); connect once or unset HF_HUB_OFFLINE") from None
+    except EntryNotFoundError as exc:
+        raise HubError(f"{repo_id}{at}: file not found: {exc}") from None
     except HfHubHTTPError as exc:
         raise HubError(f"{repo_id}{at}: the Hub answered: {str(exc).splitlines()[0]}") from None
+
+
+# --------------------------------------------------------------------------- runtime (loading)
+
+_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+#: ``(endpoint, org) -> trusted``: answers of the Hub, memoised for the life of the process.
+_TRUSTED_PUBLISHERS: dict = {}
+
+
+def is_commit_hash(revision: Optional[str]) -> bool:
+    """Whether ``revision`` is a full 40-hex commit id (immutable, so the cache can answer).
+
+    Example::
+
+        >>> is_commit_hash("0123456789abcdef0123456789abcdef01234567"), is_commit_hash("v1")
+        (True, False)
+    """
+    return bool(revision) and bool(_COMMIT_RE.match(revision))
+
+
+def offline() -> bool:
+    """Whether outgoing traffic is disabled: ``HF_HUB_OFFLINE`` read now, or as
+    huggingface_hub read it at import.
+
+    Example::
+
+        >>> import os; os.environ["HF_HUB_OFFLINE"] = "1"; offline()   # doctest: +SKIP
+        True
+    """
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "on", "yes", "true"):
+        return True
+    from huggingface_hub import constants  # noqa: PLC0415
+
+    return bool(getattr(constants, "HF_HUB_OFFLINE", False))
+
+
+def user_agent(extra=None):  # -> Union[dict, str, None]
+    """The user agent of runtime requests: ``extra`` (dict or str) and, unless
+    ``HF_HUB_DISABLE_TELEMETRY`` is set, the kernels/python/torch versions and ``file_type/kernel``.
+
+    Example::
+
+        >>> user_agent({"my-lib": "1.0"})["my-lib"]
+        '1.0'
+    """
+    if os.environ.get("HF_HUB_DISABLE_TELEMETRY", "").strip().lower() in ("1", "on", "yes", "true"):
+        return extra or None
+    import platform  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from . import __version__  # noqa: PLC0415
+
+    agent = {"kernels": __version__, "python": platform.python_version(), "file_type": "kernel",
+             "platform": platform.platform(terse=True)}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        agent["torch"] = str(getattr(torch, "__version__", "unknown")).split("+")[0]
+    if isinstance(extra, str):
+        return "; ".join(f"{k}/{v}" for k, v in agent.items()) + "; " + extra
+    agent.update(extra or {})
+    return agent
+
+
+def list_variants(repo_id: str, revision: str, *, user_agent_extra=None) -> List[str]:
+    """Names of the folders under ``build/`` of ``repo_id`` at ``revision`` (one request).
+
+    Empty when the revision has no ``build/`` folder. Raises :class:`HubError` for a missing
+    repository or revision.
+
+    Example::
+
+        >>> list_variants("kernels-community/relu", "v1")        # doctest: +SKIP
+        ['torch-cpu', 'torch213-cxx11-cpu-x86_64-linux', 'torch213-cxx11-cu130-x86_64-linux']
+    """
+    from huggingface_hub import HfApi  # noqa: PLC0415
+    from huggingface_hub.errors import EntryNotFoundError  # noqa: PLC0415
+    from huggingface_hub.hf_api import RepoFolder  # noqa: PLC0415
+
+    client = HfApi(endpoint=endpoint(), user_agent=user_agent(user_agent_extra))
+
+    def listing() -> List[str]:
+        try:
+            entries = list(client.list_repo_tree(repo_id, "build", revision=revision, repo_type=REPO_TYPE))
+        except EntryNotFoundError:
+            return []
+        return sorted(e.path.rsplit("/", 1)[-1] for e in entries if isinstance(e, RepoFolder))
+
+    return _call(listing, repo_id, revision)
+
+
+def download_variant_file(repo_id: str, revision: str, variant: str, filename: str = "metadata.json",
+                          *, user_agent_extra=None) -> Path:
+    """Download one file of ``build/<variant>/`` into the cache; return its path.
+
+    The path lies in ``snapshots/<commit>/``, so it also tells which commit ``revision`` is.
+
+    Example::
+
+        >>> download_variant_file("kernels-community/relu", "v1", "torch-cpu")   # doctest: +SKIP
+        PosixPath('.../kernels--kernels-community--relu/snapshots/<sha>/build/torch-cpu/metadata.json')
+    """
+    from huggingface_hub import hf_hub_download  # noqa: PLC0415
+
+    path = _call(
+        lambda: hf_hub_download(
+            repo_id, f"build/{variant}/{filename}", repo_type=REPO_TYPE, revision=revision,
+            endpoint=endpoint(), cache_dir=cache_dir(), user_agent=user_agent(user_agent_extra),
+        ),
+        repo_id, revision,
+    )
+    return Path(path)
+
+
+def download_variant(repo_id: str, revision: str, variant: str, *, local_files_only: bool = False,
+                     user_agent_extra=None) -> Path:
+    """Download only ``build/<variant>/*`` (no bytecode) into the cache; return the variant dir.
+
+    With ``local_files_only`` nothing is requested: the cached snapshot must be complete for
+    that variant (huggingface_hub checks its cached file listing), else :class:`HubError`.
+
+    Example::
+
+        >>> download_variant("kernels-community/relu", "v1", "torch-cpu")       # doctest: +SKIP
+        PosixPath('.../snapshots/<sha>/build/torch-cpu')
+    """
+    from huggingface_hub import snapshot_download  # noqa: PLC0415
+
+    path = _call(
+        lambda: snapshot_download(
+            repo_id, repo_type=REPO_TYPE, revision=revision, allow_patterns=[f"build/{variant}/*"],
+            ignore_patterns=["*.pyc", "*/__pycache__/*"], endpoint=endpoint(), cache_dir=cache_dir(),
+            local_files_only=local_files_only, user_agent=user_agent(user_agent_extra),
+        ),
+        repo_id, revision,
+    )
+    return Path(path) / "build" / variant
+
+
+def cache_root() -> Path:
+    """The hub cache directory actually used (``KERNELS_CACHE``, ``HF_HUB_CACHE`` or the default)."""
+    configured = cache_dir()
+    if configured:
+        return Path(configured)
+    from huggingface_hub import constants  # noqa: PLC0415
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+def cached_snapshot(repo_id: str, revision: str) -> Optional[Path]:
+    """The cached snapshot of ``repo_id`` at ``revision`` (a commit id, or a branch or tag the
+    cache has a ref for), without any request; None when the cache does not have it.
+
+    Looks in ``kernels--<org>--<name>`` and, for caches written by older runtimes,
+    ``models--<org>--<name>``.
+
+    Example::
+
+        >>> cached_snapshot("kernels-community/relu", "v1")                      # doctest: +SKIP
+        PosixPath('.../kernels--kernels-community--relu/snapshots/<sha>')
+    """
+    org_name = repo_id.replace("/", "--")
+    for prefix in ("kernels", "models"):
+        storage = cache_root() / f"{prefix}--{org_name}"
+        if not storage.is_dir():
+            continue
+        commit_id: Optional[str] = revision if is_commit_hash(revision) else None
+        if commit_id is None:
+            ref = storage / "refs" / revision
+            if ref.is_file():
+                commit_id = ref.read_text().strip()
+        if commit_id and (storage / "snapshots" / commit_id).is_dir():
+            return storage / "snapshots" / commit_id
+    return None
+
+
+def cached_versions(repo_id: str) -> List[int]:
+    """Major versions (``refs/v<N>``) the cache knows for ``repo_id``, sorted."""
+    org_name = repo_id.replace("/", "--")
+    found = set()
+    for prefix in ("kernels", "models"):
+        refs = cache_root() / f"{prefix}--{org_name}" / "refs"
+        if refs.is_dir():
+            found.update(int(m[1]) for p in refs.iterdir() for m in [_VERSION_BRANCH.match(p.name)] if m)
+    return sorted(found)
+
+
+def is_trusted_publisher(org: str) -> bool:
+    """Whether the Hub marks ``org`` as a trusted kernel publisher (``trustedKernelPublisher``
+    in ``GET /api/organizations/{org}/overview``). Unknown organisations (and users) are not
+    trusted. Answers are memoised per endpoint for the life of the process.
+
+    Example::
+
+        >>> is_trusted_publisher("kernels-community")                           # doctest: +SKIP
+        True
+    """
+    from huggingface_hub.errors import HfHubHTTPError  # noqa: PLC0415
+
+    key = (endpoint(), org)
+    if key in _TRUSTED_PUBLISHERS:
+        return _TRUSTED_PUBLISHERS[key]
+    try:
+        overview = api().get_organization_overview(org)
+    except HfHubHTTPError as exc:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if status != 404:
+            raise HubError(f"cannot tell whether {org!r} is a trusted kernel publisher: the Hub "
+                           f"answered: {str(exc).splitlines()[0]}") from None
+        trusted = False
+    else:
+        value = getattr(overview, "trustedKernelPublisher", None)
+        if value is None:
+            value = getattr(overview, "trusted_kernel_publisher", False)
+        trusted = bool(value)
+    _TRUSTED_PUBLISHERS[key] = trusted
+    return trusted
+
+
+def cached_variant_listing(snapshot: Path) -> Optional[List[str]]:
+    """The variant folders under ``build/`` of a cached snapshot's commit, as huggingface_hub's
+    cached file listing of that commit records them (written by ``snapshot_download``); None
+    when the cache has no listing (then only the variants on disk are known).
+
+    Example::
+
+        >>> cached_variant_listing(cached_snapshot("kernels-community/relu", "v1"))   # doctest: +SKIP
+        ['torch-cpu', 'torch213-cxx11-cpu-x86_64-linux']
+    """
+    try:
+        from huggingface_hub._tree_cache import read_tree_cache  # noqa: PLC0415 - private, optional
+    except ImportError:
+        return None
+    try:
+        entries = read_tree_cache(str(snapshot.parent.parent), snapshot.name)
+    except Exception:  # noqa: BLE001 - an unreadable listing is no listing
+        return None
+    if entries is None:
+        return None
+    return sorted({p.split("/")[1] for p in entries if p.startswith("build/") and p.count("/") >= 2})

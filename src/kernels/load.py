@@ -1,0 +1,589 @@
+"""Loading kernels: from the Hugging Face Hub (:func:`get_kernel`) or a local tree
+(:func:`get_local_kernel`).
+
+A kernel repository holds one directory per build variant (``build/<variant>/``) on version
+branches ``v<N>``. Loading a kernel means: list the variants, keep those this process can run
+and take the best (:mod:`kernels.selection`), download only that one, check it (Python
+dependencies, ``kernels-minver``, GPU architecture) and import it under its unique module name
+(:mod:`kernels.local`)::
+
+    >>> import torch
+    >>> from kernels import get_kernel
+    >>> relu = get_kernel("kernels-community/relu", version=1)                  # doctest: +SKIP
+    >>> relu.relu(torch.tensor([-1.0, 2.0]))                                    # doctest: +SKIP
+    tensor([0., 2.])
+
+Resolution order: ``LOCAL_KERNELS`` (``"org/a=/path/a:org/b=/path/b"``), then the Hub, or only
+the cache when ``HF_HUB_OFFLINE`` is set. ``KERNELS_CACHE`` moves the download cache. A call
+pinned to a full commit id whose variant is cached makes no request at all.
+
+Only publishers the Hub marks as trusted kernel publishers are loaded unless
+``trust_remote_code`` says otherwise (``True``: anything; a list: these repositories too).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Collection, Dict, List, Optional, Tuple, Union
+
+from . import hub
+from .errors import (
+    HubError,
+    IncompatibleKernelError,
+    KernelNotCachedError,
+    NoCompatibleVariantError,
+    UntrustedKernelError,
+)
+from .local import (
+    LoadedKernel,
+    RepoInfo,
+    check_arch as _check_gpu_arch,
+    check_kernels_minver,
+    check_python_depends,
+    get_kernel_dep,
+    get_loaded_kernels,
+    import_variant,
+    loaded_module,
+    read_metadata,
+    variant_dirs,
+    warn_if_dirty,
+)
+from .metadata import METADATA_FILENAME, Metadata
+from .selection import Environment, VariantAccepted, VariantRejected, best_variant, evaluate_variants, explain
+
+__all__ = [
+    "LoadedKernel",
+    "RepoInfo",
+    "get_kernel",
+    "get_kernel_dep",
+    "get_kernel_variants",
+    "get_loaded_kernels",
+    "get_local_kernel",
+    "has_kernel",
+    "install_kernel",
+]
+
+logger = logging.getLogger("kernels")
+
+PathLike = Union[str, "os.PathLike[str]"]
+TrustRemoteCode = Union[bool, Collection[str], None]
+UserAgent = Union[Dict[str, Any], str, None]
+
+_NOT_CACHED_HINT = (
+    "run the same call once with network access, download it ahead with `kernels download`, "
+    "or point LOCAL_KERNELS at a local build (LOCAL_KERNELS=\"{repo_id}=/path/to/kernel\")"
+)
+
+
+def _environment() -> Environment:
+    """The environment variants are judged against (a seam for tests)."""
+    return Environment.detect()
+
+
+@dataclass
+class _Resolved:
+    """A chosen variant: its directory (None when only decided), metadata and commit."""
+
+    decisions: list
+    variant: str
+    variant_dir: Optional[Path] = None
+    metadata: Optional[Metadata] = None
+    commit: Optional[str] = None
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def get_local_kernel(
+    repo_path: PathLike,
+    package_name: Optional[str] = None,
+    *,
+    backend: Optional[str] = None,
+    trust_remote_code: TrustRemoteCode = False,
+    user_agent: UserAgent = None,
+) -> ModuleType:
+    """Import a kernel from a local directory.
+
+    Args:
+        repo_path: a kernel repository root, its ``build/`` directory, or one variant
+            directory (holding ``metadata.json``). For a root or ``build/`` the best variant
+            for this environment is picked, like :func:`get_kernel` does on the Hub.
+        package_name: accepted for compatibility with older releases and ignored (the module
+            name comes from ``metadata.json``).
+        backend: ``"cpu"`` or the detected backend (default) to select variants for.
+        trust_remote_code, user_agent: used for the kernel's ``kernel-depends`` that come from
+            the Hub; local code itself is not checked.
+
+    Returns:
+        The kernel module, registered as ``sys.modules[metadata.id]``.
+
+    Raises:
+        FileNotFoundError: ``repo_path`` is not a directory, or no variant fits (the message
+            lists every variant and why it was rejected).
+        ValueError: ``backend`` is not one this system supports.
+
+    Example::
+
+        >>> from kernels import get_local_kernel
+        >>> relu = get_local_kernel("relu/build")                               # doctest: +SKIP
+        >>> relu.__name__                                                       # doctest: +SKIP
+        '_relu_cpu_188d93a061'
+    """
+    del package_name  # derivable from metadata.json
+    variant_dir, metadata, _ = _select_local(Path(repo_path), backend)
+    return _load(variant_dir, metadata, None, backend=backend, trust_remote_code=trust_remote_code,
+                 user_agent=user_agent, chain=())
+
+
+def get_kernel(
+    repo_id: str,
+    revision: Optional[str] = None,
+    *,
+    version: Optional[int] = None,
+    backend: Optional[str] = None,
+    user_agent: UserAgent = None,
+    trust_remote_code: TrustRemoteCode = False,
+    check_arch: bool = True,
+) -> ModuleType:
+    """Load a kernel from the Hugging Face Hub (or the cache, or ``LOCAL_KERNELS``).
+
+    Args:
+        repo_id: the kernel repository, ``"org/name"``.
+        revision: a branch, tag or commit id; a full 40-hex commit id whose variant is cached
+            loads without any request.
+        version: the kernel's major version: branch ``v<version>``. Give exactly one of
+            ``version`` and ``revision``.
+        backend: ``"cpu"`` or the detected backend (default) to select variants for.
+        user_agent: extra user-agent fields (dict) or text for the Hub requests.
+        trust_remote_code: ``False``: only repositories of trusted kernel publishers;
+            ``True``: any; a list of repo ids: these too.
+        check_arch: refuse a variant not compiled for this GPU.
+
+    Returns:
+        The kernel module (``sys.modules[metadata.id]``); the same object on every call.
+
+    Raises:
+        ValueError: both or neither of ``version`` and ``revision``; an unknown version,
+            repository or revision; an untrusted publisher; a bad ``backend``; a bad
+            ``LOCAL_KERNELS``.
+        FileNotFoundError: no variant fits this environment (the message lists them all, with
+            reasons), or, offline, the kernel is not cached.
+        ImportError: a ``python-depends`` package is missing.
+        RuntimeError: the kernel needs a newer ``kernels`` or another GPU architecture.
+
+    Example::
+
+        >>> import torch
+        >>> from kernels import get_kernel
+        >>> activation = get_kernel("kernels-community/activation", version=1)  # doctest: +SKIP
+        >>> x = torch.randn(4, 8, device="cuda")                                # doctest: +SKIP
+        >>> out = torch.empty(4, 4, device="cuda")                              # doctest: +SKIP
+        >>> activation.silu_and_mul(out, x)                                     # doctest: +SKIP
+    """
+    return _get_kernel(repo_id, revision=revision, version=version, backend=backend, user_agent=user_agent,
+                       trust_remote_code=trust_remote_code, check_arch=check_arch, chain=())
+
+
+def has_kernel(
+    repo_id: str,
+    revision: Optional[str] = None,
+    *,
+    version: Optional[int] = None,
+    backend: Optional[str] = None,
+    trust_remote_code: TrustRemoteCode = False,
+    check_arch: bool = True,
+) -> bool:
+    """Whether :func:`get_kernel` with these arguments would find a variant for this
+    environment (and, with ``check_arch``, this GPU). Nothing but a variant's
+    ``metadata.json`` is downloaded and nothing is imported.
+
+    False when no variant fits, the architecture does not match, the repository or revision
+    does not exist, the kernel is not cached while offline, or the publisher is not trusted
+    under ``trust_remote_code`` (logged as a warning). ``ValueError`` for both or neither of
+    ``version`` and ``revision`` and for a bad ``backend``.
+
+    Example::
+
+        >>> from kernels import has_kernel
+        >>> has_kernel("kernels-community/relu", version=1)                     # doctest: +SKIP
+        True
+    """
+    _check_version_args(repo_id, version, revision)
+    try:
+        local = _local_override(repo_id)
+        if local is not None:
+            _, metadata, _ = _select_local(local, backend)
+        else:
+            resolved = _resolve_hub(repo_id, revision=revision, version=version, backend=backend,
+                                    user_agent=None, trust_remote_code=trust_remote_code,
+                                    local_files_only=False, fetch="metadata" if check_arch else "none")
+            metadata = resolved.metadata
+        if check_arch and metadata is not None:
+            _check_gpu_arch(metadata)
+    except UntrustedKernelError as exc:
+        logger.warning("%s", exc)
+        return False
+    except (FileNotFoundError, HubError, IncompatibleKernelError) as exc:
+        logger.info("%s is not available: %s", repo_id, str(exc).splitlines()[0])
+        return False
+    return True
+
+
+def install_kernel(
+    repo_id: str,
+    revision: Optional[str] = None,
+    *,
+    version: Optional[int] = None,
+    backend: Optional[str] = None,
+    local_files_only: bool = False,
+    user_agent: UserAgent = None,
+    trust_remote_code: TrustRemoteCode = False,
+) -> Path:
+    """Download the best variant of a kernel for this environment into the cache, without
+    importing it, and return the variant directory (``.../build/<variant>``).
+
+    Only that variant is downloaded. With ``local_files_only`` (or ``HF_HUB_OFFLINE``) the
+    cache must already hold it. ``LOCAL_KERNELS`` entries return the local variant directory.
+    Errors as for :func:`get_kernel`.
+
+    Example::
+
+        >>> from kernels import install_kernel
+        >>> install_kernel("kernels-community/relu", version=1)                 # doctest: +SKIP
+        PosixPath('.../kernels--kernels-community--relu/snapshots/<sha>/build/torch213-cxx11-cu130-x86_64-linux')
+    """
+    _check_version_args(repo_id, version, revision)
+    local = _local_override(repo_id)
+    if local is not None:
+        variant_dir, _, _ = _select_local(local, backend)
+        return variant_dir
+    resolved = _resolve_hub(repo_id, revision=revision, version=version, backend=backend,
+                            user_agent=user_agent, trust_remote_code=trust_remote_code,
+                            local_files_only=local_files_only, fetch="all")
+    assert resolved.variant_dir is not None
+    return resolved.variant_dir
+
+
+def get_kernel_variants(
+    repo_id: str,
+    revision: Optional[str] = None,
+    *,
+    version: Optional[int] = None,
+    backend: Optional[str] = None,
+) -> List[Union[VariantAccepted, VariantRejected]]:
+    """Every build variant of a kernel with the verdict for this environment: accepted ones
+    first (best first), then rejected ones with their reasons. Nothing is downloaded.
+
+    Offline (``HF_HUB_OFFLINE``) the cache's file listing of the revision is used.
+
+    Example::
+
+        >>> from kernels import get_kernel_variants
+        >>> for d in get_kernel_variants("kernels-community/relu", version=1):  # doctest: +SKIP
+        ...     print(d.variant_str, getattr(d, "reason", "accepted"))
+        torch213-cxx11-cpu-x86_64-linux accepted
+        torch213-cxx11-cu130-x86_64-linux built for cu130, selected backend is cpu
+    """
+    _check_version_args(repo_id, version, revision)
+    local = _local_override(repo_id)
+    if local is not None:
+        return _local_decisions(local, backend)[1]
+    env = _environment()
+    if hub.offline():
+        snapshot, names = _cached_names(repo_id, revision if revision is not None else f"v{version}")
+        return evaluate_variants(names, env, backend)
+    rev = revision if revision is not None else _version_branch(repo_id, version)  # type: ignore[arg-type]
+    return evaluate_variants(hub.list_variants(repo_id, rev), env, backend)
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+def _get_kernel(repo_id: str, *, revision: Optional[str], version: Optional[int], backend: Optional[str],
+                user_agent: UserAgent, trust_remote_code: TrustRemoteCode, check_arch: bool,
+                chain: Tuple[str, ...]) -> ModuleType:
+    _check_version_args(repo_id, version, revision)
+    if repo_id in chain:
+        raise ValueError(f"kernel dependency cycle: {' -> '.join(chain + (repo_id,))}")
+    chain = chain + (repo_id,)
+    local = _local_override(repo_id)
+    if local is not None:
+        logger.info("loading %s from %s (LOCAL_KERNELS)", repo_id, local)
+        variant_dir, metadata, _ = _select_local(local, backend)
+        return _load(variant_dir, metadata, None, backend=backend, trust_remote_code=trust_remote_code,
+                     user_agent=user_agent, chain=chain)
+    resolved = _resolve_hub(repo_id, revision=revision, version=version, backend=backend, user_agent=user_agent,
+                            trust_remote_code=trust_remote_code, local_files_only=False, fetch="all")
+    assert resolved.variant_dir is not None and resolved.metadata is not None and resolved.commit
+    module = loaded_module(resolved.variant_dir)
+    if module is not None:
+        return module
+    if check_arch:
+        _check_gpu_arch(resolved.metadata)
+    return _load(resolved.variant_dir, resolved.metadata, RepoInfo(repo_id, resolved.commit), backend=backend,
+                 trust_remote_code=trust_remote_code, user_agent=user_agent, chain=chain)
+
+
+def _resolve_hub(repo_id: str, *, revision: Optional[str], version: Optional[int], backend: Optional[str],
+                 user_agent: UserAgent, trust_remote_code: TrustRemoteCode, local_files_only: bool,
+                 fetch: str) -> _Resolved:
+    """Choose (and with ``fetch="all"`` download) the best variant of a Hub kernel.
+
+    ``fetch``: ``"none"`` decides only, ``"metadata"`` also gets the variant's metadata.json,
+    ``"all"`` the whole variant directory.
+    """
+    offline = local_files_only or hub.offline()
+    _check_trust(repo_id, trust_remote_code, offline)
+    env = _environment()
+    if offline:
+        return _resolve_cached(repo_id, revision if revision is not None else f"v{version}", env, backend,
+                               version=version)
+    if hub.is_commit_hash(revision):
+        warm = _resolve_pinned(repo_id, revision, env, backend)  # type: ignore[arg-type]
+        if warm is not None:
+            return warm
+    rev = revision if revision is not None else _version_branch(repo_id, version)  # type: ignore[arg-type]
+    names = hub.list_variants(repo_id, rev, user_agent_extra=user_agent)
+    decisions = evaluate_variants(names, env, backend)
+    best = best_variant(decisions)
+    if best is None:
+        raise NoCompatibleVariantError(
+            _no_variant_message(repo_id, rev, decisions, env, backend, version), decisions)
+    resolved = _Resolved(decisions, best.name)
+    if fetch == "none":
+        return resolved
+    meta_path = hub.download_variant_file(repo_id, rev, best.name, METADATA_FILENAME, user_agent_extra=user_agent)
+    resolved.commit = meta_path.parents[2].name  # snapshots/<commit>/build/<variant>/metadata.json
+    resolved.metadata = Metadata.read_from_file(meta_path)
+    if fetch == "metadata":
+        return resolved
+    # Refuse before downloading the rest (compiled code can be large).
+    check_python_depends(resolved.metadata, source=f"{repo_id}@{rev}:build/{best.name}/{METADATA_FILENAME}")
+    check_kernels_minver(resolved.metadata)
+    resolved.variant_dir = hub.download_variant(repo_id, resolved.commit, best.name, user_agent_extra=user_agent)
+    return resolved
+
+
+def _resolve_pinned(repo_id: str, commit: str, env: Environment, backend: Optional[str]) -> Optional[_Resolved]:
+    """A commit is immutable: when the cache knows its variants and holds the best one
+    completely, use it without any request. None means: ask the Hub."""
+    snapshot = hub.cached_snapshot(repo_id, commit)
+    if snapshot is None:
+        return None
+    names = hub.cached_variant_listing(snapshot)
+    if names is None:  # without the full listing a better variant might be missing here
+        return None
+    decisions = evaluate_variants(names, env, backend)
+    best = best_variant(decisions)
+    if best is None:
+        return None
+    variant_dir = _complete_cached_variant(repo_id, snapshot, best.name)
+    if variant_dir is None:
+        return None
+    return _Resolved(decisions, best.name, variant_dir, read_metadata(variant_dir), snapshot.name)
+
+
+def _resolve_cached(repo_id: str, revision: str, env: Environment, backend: Optional[str],
+                    version: Optional[int]) -> _Resolved:
+    """Offline: the best variant the cache holds for ``revision``."""
+    snapshot, names = _cached_names(repo_id, revision)
+    if version is not None:
+        newer = [v for v in hub.cached_versions(repo_id) if v > version]
+        if newer:
+            logger.info("%s: version %d requested; the cache also has version %d", repo_id, version, newer[-1])
+    decisions = evaluate_variants(names, env, backend)
+    accepted = [d for d in decisions if isinstance(d, VariantAccepted)]
+    if not accepted:
+        raise NoCompatibleVariantError(
+            _no_variant_message(repo_id, revision, decisions, env, backend, None)
+            + "\n(offline: judged from the cache)", decisions)
+    for decision in accepted:
+        variant_dir = _complete_cached_variant(repo_id, snapshot, decision.variant_str)
+        if variant_dir is not None:
+            if decision is not accepted[0]:
+                logger.info("%s: offline, using cached variant %s (%s is preferred but not cached)",
+                            repo_id, decision.variant_str, accepted[0].variant_str)
+            return _Resolved(decisions, decision.variant_str, variant_dir, read_metadata(variant_dir), snapshot.name)
+    raise KernelNotCachedError(
+        f"{repo_id} ({revision}): HF_HUB_OFFLINE is set (or local_files_only) and the cache "
+        f"{hub.cache_root()} does not hold a variant for this environment (it would use "
+        f"{accepted[0].variant_str}); " + _NOT_CACHED_HINT.format(repo_id=repo_id))
+
+
+def _cached_names(repo_id: str, revision: str) -> Tuple[Path, List[str]]:
+    """The cached snapshot of ``revision`` and the variants it is known to have."""
+    snapshot = hub.cached_snapshot(repo_id, revision)
+    if snapshot is None:
+        raise KernelNotCachedError(
+            f"{repo_id} ({revision}) is not in the cache {hub.cache_root()} and HF_HUB_OFFLINE is set "
+            "(or local_files_only): " + _NOT_CACHED_HINT.format(repo_id=repo_id))
+    names = hub.cached_variant_listing(snapshot)
+    if names is None:
+        build = snapshot / "build"
+        names = sorted(p.name for p in build.iterdir() if (p / METADATA_FILENAME).is_file()) if build.is_dir() else []
+    return snapshot, names
+
+
+def _complete_cached_variant(repo_id: str, snapshot: Path, variant: str) -> Optional[Path]:
+    """``snapshot/build/<variant>`` when the cache holds it completely, else None (no request)."""
+    variant_dir = snapshot / "build" / variant
+    if not (variant_dir / METADATA_FILENAME).is_file():
+        return None
+    if snapshot.parent.parent.name.startswith("models--"):
+        return variant_dir  # written by older runtimes; huggingface_hub cannot check it as a kernel repo
+    try:
+        return hub.download_variant(repo_id, snapshot.name, variant, local_files_only=True)
+    except HubError:  # incomplete (e.g. an interrupted download)
+        return None
+
+
+def _version_branch(repo_id: str, version: int) -> str:
+    versions = hub.version_branches(repo_id)
+    if version not in versions:
+        have = ", ".join(f"v{v}" for v in versions) or "none"
+        raise HubError(f"{repo_id} has no version {version} (branch v{version}); versions: {have}")
+    if versions[-1] > version:
+        logger.info("%s: loading version %d; a newer major version exists: version=%d", repo_id, version,
+                    versions[-1])
+    return f"v{version}"
+
+
+def _no_variant_message(repo_id: str, revision: str, decisions: list, env: Environment,
+                        backend: Optional[str], version: Optional[int]) -> str:
+    lines = [f"{repo_id} ({revision}) has no build variant for this environment:",
+             explain(decisions, env, backend)]
+    if version is not None:
+        hint = _newer_version_hint(repo_id, version, env, backend)
+        if hint:
+            lines.append(hint)
+    return "\n".join(lines)
+
+
+def _newer_version_hint(repo_id: str, version: int, env: Environment, backend: Optional[str]) -> Optional[str]:
+    try:
+        latest = hub.version_branches(repo_id)[-1]
+        if latest <= version:
+            return None
+        best = best_variant(evaluate_variants(hub.list_variants(repo_id, f"v{latest}"), env, backend))
+    except (HubError, IndexError):
+        return None
+    if best is None:
+        return None
+    return f"hint: version {latest} has a compatible variant ({best.name}): use version={latest}"
+
+
+# --------------------------------------------------------------------------- local trees
+
+
+def _local_decisions(path: Path, backend: Optional[str]) -> Tuple[Path, list]:
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such kernel directory")
+    build, dirs = variant_dirs(path)
+    with_metadata = [d.name for d in dirs if (d / METADATA_FILENAME).is_file()]
+    decisions = evaluate_variants(with_metadata, _environment(), backend)
+    decisions += [VariantRejected(d.name, "no metadata.json") for d in dirs if d.name not in with_metadata]
+    return build, decisions
+
+
+def _select_local(path: Path, backend: Optional[str]) -> Tuple[Path, Metadata, Optional[list]]:
+    """The variant directory to load from a repo root, its ``build/``, or a variant dir."""
+    path = Path(path)
+    if (path / METADATA_FILENAME).is_file():
+        _warn_if_rejected(path, backend)
+        return path, read_metadata(path), None
+    build, decisions = _local_decisions(path, backend)
+    best = best_variant(decisions)
+    if best is None:
+        raise NoCompatibleVariantError(
+            f"{build} has no build variant for this environment:\n"
+            f"{explain(decisions, _environment(), backend)}", decisions)
+    variant_dir = build / best.name
+    return variant_dir, read_metadata(variant_dir), decisions
+
+
+def _warn_if_rejected(variant_dir: Path, backend: Optional[str]) -> None:
+    """A variant directory given explicitly is loaded as is; say so when its name does not fit."""
+    (decision,) = evaluate_variants([variant_dir.name], _environment(), backend)
+    if isinstance(decision, VariantRejected) and not decision.reason.startswith("not a variant name"):
+        logger.warning("loading %s although it does not fit this environment: %s", variant_dir, decision.reason)
+
+
+def _local_override(repo_id: str) -> Optional[Path]:
+    """The path ``LOCAL_KERNELS`` maps ``repo_id`` to, if any.
+
+    >>> os.environ["LOCAL_KERNELS"] = "org/a=/p1:org/b=/p2"; _local_override("org/b")  # doctest: +SKIP
+    PosixPath('/p2')
+    """
+    spec = os.environ.get("LOCAL_KERNELS", "")
+    mapping: Dict[str, str] = {}
+    for entry in spec.split(":"):
+        entry = entry.strip()
+        if not entry:
+            continue
+        if "=" not in entry:
+            raise ValueError(
+                f"invalid LOCAL_KERNELS entry {entry!r}: expected repo_id=path, entries separated by "
+                "':' (e.g. LOCAL_KERNELS=\"org/a=/path/a:org/b=/path/b\")")
+        key, _, value = entry.partition("=")
+        mapping[key.strip()] = value.strip()
+    path = mapping.get(repo_id)
+    return Path(path).expanduser() if path else None
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _load(variant_dir: Path, metadata: Metadata, repo_info: Optional[RepoInfo], *, backend: Optional[str],
+          trust_remote_code: TrustRemoteCode, user_agent: UserAgent, chain: Tuple[str, ...]) -> ModuleType:
+    module = loaded_module(variant_dir)
+    if module is not None:
+        return module
+    check_python_depends(metadata, source=str(variant_dir / METADATA_FILENAME))
+    check_kernels_minver(metadata)
+    warn_if_dirty(metadata)
+    dependencies: Dict[str, ModuleType] = {}
+    for dep in metadata.kernel_depends:
+        dep_id = dep["repo-id"]
+        dependencies[dep_id] = _get_kernel(
+            dep_id, revision=dep.get("revision"), version=dep.get("version"), backend=backend,
+            user_agent=user_agent, trust_remote_code=trust_remote_code, check_arch=True, chain=chain)
+    return import_variant(variant_dir, metadata, repo_info=repo_info, dependencies=dependencies)
+
+
+def _check_version_args(repo_id: str, version: Optional[int], revision: Optional[str]) -> None:
+    if version is not None and revision is not None:
+        raise ValueError(f"{repo_id}: give either version= or revision=, not both")
+    if version is None and revision is None:
+        raise ValueError(
+            f"{repo_id}: give version=<major version> (recommended, e.g. version=1: branch v1) or "
+            "revision=<branch, tag or commit id>")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 0):
+        raise ValueError(f"{repo_id}: version must be a non-negative integer, got {version!r}")
+    if revision is not None and (not isinstance(revision, str) or not revision):
+        raise ValueError(f"{repo_id}: revision must be a non-empty string, got {revision!r}")
+
+
+def _check_trust(repo_id: str, trust_remote_code: TrustRemoteCode, offline: bool) -> None:
+    if trust_remote_code is True:
+        return
+    if trust_remote_code not in (False, None):
+        if isinstance(trust_remote_code, str) or not isinstance(trust_remote_code, Collection):
+            raise TypeError("trust_remote_code must be True, False, or a list of repo ids, got "
+                            f"{trust_remote_code!r}")
+        if repo_id in trust_remote_code:
+            return
+    if offline:
+        logger.warning("%s: offline, so whether its publisher is trusted cannot be checked; "
+                       "loading it from the cache", repo_id)
+        return
+    org = repo_id.split("/", 1)[0]
+    if hub.is_trusted_publisher(org):
+        return
+    raise UntrustedKernelError(
+        f"{repo_id} is not published by a trusted kernel publisher ({org!r} is not marked as one on "
+        f"the Hub), so its code is not run by default. Review it, then opt in with "
+        f"trust_remote_code=True (any kernel) or trust_remote_code=[{repo_id!r}] (this repository).")
