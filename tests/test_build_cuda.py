@@ -57,7 +57,10 @@ def cuda_build(tmp_path_factory) -> tuple:
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-6000:]
     wheels = list((work / "dist").glob("*.whl"))
     assert len(wheels) == 1, wheels
-    return wheels[0], info, work
+    with zipfile.ZipFile(wheels[0]) as archive:
+        archive.extractall(work / "extract")
+    (so,) = list((work / "extract" / "relu").glob("*.abi3.so"))
+    return wheels[0], info, so
 
 
 def test_wheel_name_and_variant(cuda_build) -> None:
@@ -74,11 +77,7 @@ def test_wheel_name_and_variant(cuda_build) -> None:
 
 
 def test_sass_for_every_arch_and_ptx_for_newest(cuda_build) -> None:
-    wheel, _, work = cuda_build
-    extract = work / "extract"
-    with zipfile.ZipFile(wheel) as archive:
-        archive.extractall(extract)
-    (so,) = list((extract / "relu").glob("*.abi3.so"))
+    _, _, so = cuda_build
     tool = _cuobjdump()
     elf = subprocess.run([tool, "--list-elf", str(so)], capture_output=True, text=True, check=True).stdout
     ptx = subprocess.run([tool, "--list-ptx", str(so)], capture_output=True, text=True, check=True).stdout
@@ -87,10 +86,6 @@ def test_sass_for_every_arch_and_ptx_for_newest(cuda_build) -> None:
 
 
 def test_cuda_extension_passes_the_gate(cuda_build) -> None:
-    wheel, _, work = cuda_build
-    extract = work / "gate"
-    with zipfile.ZipFile(wheel) as archive:
-        archive.extractall(extract)
-    (so,) = list((extract / "relu").glob("*.abi3.so"))
+    _, _, so = cuda_build
     report = check_extension(so)
     assert report.ok, report.describe()

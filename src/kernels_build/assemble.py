@@ -22,10 +22,11 @@ from kernels.variants import host_cpu
 from kernels.wheels import VARIANT_FILE, write_kernel_wheel
 
 from .compliance import ExtensionReport, check_extension, enforce, failure_message, wheel_platform_tag
+from .progress import progress
 from .errors import KernelBuildError
 from .plan import BuildPlan
 
-__all__ = ["VARIANT_FILE", "finalize_wheel"]
+__all__ = ["finalize_wheel"]
 
 
 def finalize_wheel(raw_wheel: Path, plan: BuildPlan, out_dir: Path) -> Path:
@@ -87,10 +88,10 @@ def _platform_tag(plan: BuildPlan, package: Path) -> str:
     for path in extensions:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         if digest in passed:  # a no-change rebuild: this exact file already passed the gate
-            _progress(f"compliance: {path.name}: ok (unchanged)")
+            progress(f"compliance: {path.name}: ok (unchanged)")
             continue
         report = check_extension(path, policy=policy)
-        _progress(f"compliance: {path.name}: " + ("ok" if report.ok else "violations"))
+        progress(f"compliance: {path.name}: " + ("ok" if report.ok else "violations"))
         reports.append(report)
         if report.ok:
             passed.add(digest)
@@ -100,7 +101,7 @@ def _platform_tag(plan: BuildPlan, package: Path) -> str:
             enforce(reports)
         print(failure_message(reports), file=sys.stderr)
         platform = wheel_platform_tag(reports, host_cpu(), policy=None)
-        _progress(f"compliance gate downgraded to a warning: tagging the wheel {platform}")
+        progress(f"compliance gate downgraded to a warning: tagging the wheel {platform}")
     else:
         platform = f"{policy}_{host_cpu()}"
     return f"cp39-abi3-{platform}"
@@ -123,8 +124,5 @@ def _remember_passed(plan: BuildPlan, policy: str, digests: Set[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(sorted(digests)[-64:]) + "\n")
 
-
-def _progress(message: str) -> None:
-    print(f"kernels_build: {message}", file=sys.stderr, flush=True)
 
 

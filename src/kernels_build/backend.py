@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterator, List, Mapping, Optional, Union
 
 from .errors import KernelBuildError
+from .progress import progress
 
 ConfigSettings = Optional[Mapping[str, Union[str, List[str]]]]
 
@@ -27,9 +28,6 @@ def _user_errors() -> Iterator[None]:
         print(f"\nkernels_build error: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
 
-
-def _progress(message: str) -> None:
-    print(f"kernels_build: {message}", file=sys.stderr, flush=True)
 
 
 def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> List[str]:
@@ -64,7 +62,7 @@ def build_sdist(sdist_directory: str, config_settings: ConfigSettings = None) ->
         config = load_build_config(Path(os.getcwd()))
         check_layout(config)
         sdist = make_sdist(config, Path(sdist_directory))
-        _progress(f"wrote {sdist.name}")
+        progress(f"wrote {sdist.name}")
         return sdist.name
 
 
@@ -108,13 +106,13 @@ def _build(wheel_directory: Path, config_settings: ConfigSettings) -> Path:
     check_layout(config)
     check_op_namespaces(config.python_dir, root=root)
     plan = make_plan(config, settings)
-    _progress(f"building {config.general.name} variant {plan.variant.name} (ops {plan.ops_name})")
+    progress(f"building {config.general.name} variant {plan.variant.name} (ops {plan.ops_name})")
     if plan.cuda_capabilities:
         for name, caps in plan.cuda_capabilities.items():
-            _progress(f"kernel.{name}: CUDA archs {' '.join(str(c) for c in caps)}")
+            progress(f"kernel.{name}: CUDA archs {' '.join(str(c) for c in caps)}")
     project = generate_project(plan)
     with tempfile.TemporaryDirectory(prefix="kernels-raw-") as tmp:
         raw = build_with_scikit_build(project, Path(tmp), settings.passthrough)
         final = finalize_wheel(raw, plan, wheel_directory)
-    _progress(f"wrote {final.name}")
+    progress(f"wrote {final.name}")
     return final
