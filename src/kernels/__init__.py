@@ -22,6 +22,8 @@ _EXPORTS = {
     "get_local_kernel": "load",
     "has_kernel": "load",
     "install_kernel": "load",
+    "get_locked_kernel": "lock",
+    "load_kernel": "lock",
     "Metadata": "metadata",
     "VariantAccepted": "selection",
     "VariantRejected": "selection",
@@ -41,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
         has_kernel,
         install_kernel,
     )
+    from .lock import get_locked_kernel, load_kernel
     from .metadata import Metadata
     from .selection import VariantAccepted, VariantRejected
 

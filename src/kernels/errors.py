@@ -22,10 +22,12 @@ from typing import Optional
 __all__ = [
     "HubError",
     "IncompatibleKernelError",
+    "KernelIntegrityError",
     "KernelNotCachedError",
     "KernelTreeError",
     "KernelWheelError",
     "KernelsError",
+    "LockError",
     "MetadataError",
     "MissingPythonDependencyError",
     "NoCompatibleVariantError",
@@ -163,5 +165,25 @@ class IncompatibleKernelError(KernelsError, RuntimeError):
     (``kernels-minver``) or was not compiled for this GPU's architecture::
 
         >>> isinstance(IncompatibleKernelError("needs kernels >= 0.20"), RuntimeError)
+        True
+    """
+
+
+class LockError(KernelsError, ValueError):
+    """A project's kernel lock cannot be made or used: no ``[tool.kernels.dependencies]``, no
+    ``kernels.lock``, a malformed one, or a kernel that is not in it. The message names the
+    file and what to run::
+
+        >>> isinstance(LockError("kernels.lock: org/relu is not locked"), ValueError)
+        True
+    """
+
+
+class KernelIntegrityError(KernelsError, RuntimeError):
+    """Files of a downloaded kernel are not the ones the Hub (or the lock file) says they are:
+    a corrupted or tampered cache. Nothing of the kernel was imported; the message names the
+    files and how to fetch them again::
+
+        >>> isinstance(KernelIntegrityError("relu: _ops.py was modified"), RuntimeError)
         True
     """

@@ -389,3 +389,35 @@ def cached_variant_listing(snapshot: Path) -> Optional[List[str]]:
     if entries is None:
         return None
     return sorted({p.split("/")[1] for p in entries if p.startswith("build/") and p.count("/") >= 2})
+
+
+def commit_of(repo_id: str, revision: str) -> str:
+    """The commit id ``revision`` (a branch, tag or commit) points to now (one request)."""
+    if is_commit_hash(revision):
+        return revision
+    info = _call(lambda: api().repo_info(repo_id, repo_type=REPO_TYPE, revision=revision), repo_id, revision)
+    if not info.sha:
+        raise HubError(f"{repo_id}: the Hub did not say which commit {revision!r} is")
+    return info.sha
+
+
+def variant_object_ids(repo_id: str, commit: str) -> dict:
+    """``{variant: [(path inside the variant, object id), ...]}`` for every file under
+    ``build/`` at ``commit``: the LFS sha256 for LFS files, else the git blob id. Bytecode is
+    left out (downloads skip it too)."""
+    from huggingface_hub.hf_api import RepoFile  # noqa: PLC0415
+
+    def listing() -> list:
+        return list(api().list_repo_tree(repo_id, "build", revision=commit, repo_type=REPO_TYPE, recursive=True))
+
+    files: dict = {}
+    for entry in _call(listing, repo_id, commit):
+        if not isinstance(entry, RepoFile):
+            continue
+        parts = entry.path.split("/")
+        if len(parts) < 3 or entry.path.endswith(".pyc") or "__pycache__" in parts:
+            continue
+        lfs = entry.lfs
+        oid = (lfs.get("sha256") if isinstance(lfs, dict) else getattr(lfs, "sha256", None)) if lfs else None
+        files.setdefault(parts[1], []).append(("/".join(parts[2:]), oid or entry.blob_id))
+    return files

@@ -30,10 +30,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Collection, Dict, List, Optional, Tuple, Union
 
-from . import hub
+from . import hub, integrity
 from .errors import (
     HubError,
     IncompatibleKernelError,
+    KernelIntegrityError,
     KernelNotCachedError,
     NoCompatibleVariantError,
     UntrustedKernelError,
@@ -265,6 +266,7 @@ def install_kernel(
                             user_agent=user_agent, trust_remote_code=trust_remote_code,
                             local_files_only=local_files_only, fetch="all")
     assert resolved.variant_dir is not None
+    _ensure_intact(repo_id, resolved, offline=local_files_only or hub.offline(), user_agent=user_agent)
     return resolved.variant_dir
 
 
@@ -322,6 +324,7 @@ def _get_kernel(repo_id: str, *, revision: Optional[str], version: Optional[int]
     module = loaded_module(resolved.variant_dir)
     if module is not None:
         return module
+    _ensure_intact(repo_id, resolved, offline=hub.offline(), user_agent=user_agent)
     if check_arch:
         _check_gpu_arch(resolved.metadata)
     return _load(resolved.variant_dir, resolved.metadata, RepoInfo(repo_id, resolved.commit), backend=backend,
@@ -439,6 +442,32 @@ def _complete_cached_variant(repo_id: str, snapshot: Path, variant: str) -> Opti
         return hub.download_variant(repo_id, snapshot.name, variant, local_files_only=True)
     except HubError:  # incomplete (e.g. an interrupted download)
         return None
+
+
+def _ensure_intact(repo_id: str, resolved: _Resolved, *, offline: bool, user_agent: UserAgent) -> None:
+    """Refuse to import a variant whose cached files are not what the Hub served; online,
+    fetch the bad files once more first (a commit's files are immutable, so a second copy
+    that checks out is the right one)."""
+    assert resolved.variant_dir is not None
+    problems = integrity.verify_cached_variant(resolved.variant_dir, hub.cache_root())
+    if not problems:
+        return
+    listed = "; ".join(f"{rel}: {why}" for rel, why in sorted(problems.items()))
+    where = f"{repo_id}@{resolved.commit} build/{resolved.variant}"
+    if not offline:
+        logger.warning("%s: corrupted files in the cache (%s); downloading them again", where, listed)
+        integrity.remove_cached_files(resolved.variant_dir, problems)
+        integrity.forget_verification(resolved.variant_dir, hub.cache_root())
+        hub.download_variant(repo_id, resolved.commit or "", resolved.variant, user_agent_extra=user_agent)
+        problems = integrity.verify_cached_variant(resolved.variant_dir, hub.cache_root())
+        if not problems:
+            return
+        listed = "; ".join(f"{rel}: {why}" for rel, why in sorted(problems.items()))
+    raise KernelIntegrityError(
+        f"{where}: the cached files are corrupted ({listed}) in {resolved.variant_dir}; nothing was "
+        + ("imported. Connect to the network (unset HF_HUB_OFFLINE) so they can be fetched again, "
+           if offline else "imported, and downloading them again did not help. ")
+        + f"or delete {resolved.variant_dir.parents[3]} and retry.")
 
 
 def _version_branch(repo_id: str, version: int) -> str:

@@ -1405,15 +1405,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._send(status, b"", content_type="application/octet-stream", headers=headers, length=length)
         if self.command == "HEAD" or length == 0:
             return
+        rate = self.hub.download_rate
+        chunk_size = COPY_CHUNK if not rate else max(1, min(COPY_CHUNK, rate // 20))
         with open(path, "rb") as fh:
             fh.seek(start)
             remaining = length
             while remaining:
-                chunk = fh.read(min(COPY_CHUNK, remaining))
+                chunk = fh.read(min(chunk_size, remaining))
                 if not chunk:
                     break
                 self.wfile.write(chunk)
                 remaining -= len(chunk)
+                if rate:
+                    self.wfile.flush()
+                    time.sleep(len(chunk) / rate)
 
     def _resolve_file(self, repo: Repo, revision: str, path: str) -> None:
         self._readable(repo)
@@ -1469,6 +1474,9 @@ class HubServer:
         self.storage = HubStorage(self.root, user=user)
         self.secret = os.urandom(32)  # signs the LFS upload/download URLs handed out by the batch API
         self.request_log = RequestLog()
+        #: Bytes per second file downloads are served at (None: as fast as possible). Tests set it
+        #: to catch a client in the middle of a download (e.g. to kill it there).
+        self.download_rate: Optional[int] = None
         #: Set by the pytest fixtures: the cache directory and token the client side should use.
         self.cache_dir: Optional[Path] = None
         self.token: Optional[str] = None
