@@ -27,6 +27,25 @@ _EXPORTS = {
     "Metadata": "metadata",
     "VariantAccepted": "selection",
     "VariantRejected": "selection",
+    "CUDAProperties": "layer",
+    "Device": "layer",
+    "FuncRepository": "layer",
+    "KernelizeFallback": "layer",
+    "LayerRepository": "layer",
+    "LocalFuncRepository": "layer",
+    "LocalLayerRepository": "layer",
+    "LockedFuncRepository": "layer",
+    "LockedLayerRepository": "layer",
+    "Mode": "layer",
+    "ROCMProperties": "layer",
+    "kernelize": "layer",
+    "register_kernel_mapping": "layer",
+    "replace_kernel_forward_from_hub": "layer",
+    "use_kernel_forward_from_hub": "layer",
+    "use_kernel_func_from_hub": "layer",
+    "use_kernel_mapping": "layer",
+    "use_kernelized_func": "layer",
+    "Benchmark": "benchmark",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -46,6 +65,27 @@ if TYPE_CHECKING:  # pragma: no cover
     from .lock import get_locked_kernel, load_kernel
     from .metadata import Metadata
     from .selection import VariantAccepted, VariantRejected
+    from .benchmark import Benchmark
+    from .layer import (
+        CUDAProperties,
+        Device,
+        FuncRepository,
+        KernelizeFallback,
+        LayerRepository,
+        LocalFuncRepository,
+        LocalLayerRepository,
+        LockedFuncRepository,
+        LockedLayerRepository,
+        Mode,
+        ROCMProperties,
+        kernelize,
+        register_kernel_mapping,
+        replace_kernel_forward_from_hub,
+        use_kernel_forward_from_hub,
+        use_kernel_func_from_hub,
+        use_kernel_mapping,
+        use_kernelized_func,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,192 @@
+"""Devices of kernel mappings, capability ranges, and the registrations kept per device type.
+
+A mapping names a device type (``"cuda"``) or a :class:`Device` with capability bounds. Each
+device type of a layer keeps its registrations in a *repository set*:
+
+- cuda and rocm: a set of capability intervals, each with its ``{Mode: repository}`` dict; the
+  smallest interval containing the running GPU's capability wins (ties: the one registered
+  first), and registering the same interval again replaces it;
+- every other type: one ``{Mode: repository}`` dict, replaced by each registration.
+
+>>> from kernels.layer.device import CUDAProperties, Device
+>>> Device("cuda", CUDAProperties(min_capability=80, max_capability=89)).type
+'cuda'
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple, Union
+
+from .errors import LayerMappingError
+from .mode import Mode
+
+__all__ = [
+    "DEVICE_TYPES",
+    "CUDAProperties",
+    "Device",
+    "ROCMProperties",
+    "CapabilityRepos",
+    "SingleRepos",
+    "device_capability",
+]
+
+#: Device types a mapping (and ``kernelize``) may name.
+DEVICE_TYPES = ("cpu", "cuda", "rocm", "mps", "xpu", "npu", "neuron", "tpu")
+
+
+def _check_capability(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise LayerMappingError(f"{what} must be a non-negative integer such as 75 (= 7.5), got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class _CapabilityRange:
+    min_capability: int = 0
+    max_capability: int = sys.maxsize
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        _check_capability(self.min_capability, f"{name}.min_capability")
+        _check_capability(self.max_capability, f"{name}.max_capability")
+        if self.min_capability > self.max_capability:
+            raise LayerMappingError(
+                f"{name}: min_capability {self.min_capability} is above max_capability {self.max_capability}")
+
+
+@dataclass(frozen=True)
+class CUDAProperties(_CapabilityRange):
+    """Inclusive range of CUDA compute capabilities, written ``major * 10 + minor`` (75 = 7.5).
+
+    Example::
+
+        >>> from kernels import CUDAProperties
+        >>> CUDAProperties(min_capability=90, max_capability=99)
+        CUDAProperties(min_capability=90, max_capability=99)
+    """
+
+
+@dataclass(frozen=True)
+class ROCMProperties(_CapabilityRange):
+    """Inclusive range of ROCm GPU capabilities, written like :class:`CUDAProperties`.
+
+    Example::
+
+        >>> from kernels import ROCMProperties
+        >>> ROCMProperties(min_capability=90).max_capability > 10**9
+        True
+    """
+
+
+_PROPERTY_TYPES = {"cuda": CUDAProperties, "rocm": ROCMProperties}
+
+
+@dataclass(frozen=True)
+class Device:
+    """A device type of a kernel mapping, for cuda and rocm optionally with a capability range.
+
+    Args:
+        type: one of ``cpu cuda rocm mps xpu npu neuron tpu``.
+        properties: :class:`CUDAProperties` (type ``cuda``) or :class:`ROCMProperties` (type
+            ``rocm``); none means every capability.
+
+    Example::
+
+        >>> from kernels import CUDAProperties, Device
+        >>> hopper = Device(type="cuda", properties=CUDAProperties(min_capability=90))
+        >>> Device("metal")
+        Traceback (most recent call last):
+        ...
+        kernels.layer.errors.LayerMappingError: unknown device type 'metal'; use one of cpu, cuda, rocm, mps, xpu, npu, neuron, tpu (Apple GPUs are 'mps')
+    """
+
+    type: str
+    properties: Optional[Union[CUDAProperties, ROCMProperties]] = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.type not in DEVICE_TYPES:
+            hint = " (Apple GPUs are 'mps')" if self.type == "metal" else ""
+            raise LayerMappingError(
+                f"unknown device type {self.type!r}; use one of {', '.join(DEVICE_TYPES)}{hint}")
+        if self.properties is not None:
+            wanted = _PROPERTY_TYPES.get(self.type)
+            if wanted is None:
+                raise LayerMappingError(
+                    f"device type {self.type!r} takes no properties (only cuda: CUDAProperties, "
+                    f"rocm: ROCMProperties), got {self.properties!r}")
+            if type(self.properties) is not wanted:
+                raise LayerMappingError(
+                    f"device type {self.type!r} needs {wanted.__name__}, got {type(self.properties).__name__}")
+
+    def create_repo(self) -> Union["CapabilityRepos", "SingleRepos"]:
+        """An empty repository set that fits this device type."""
+        return CapabilityRepos() if self.type in _PROPERTY_TYPES else SingleRepos()
+
+
+ModeRepos = Dict[Mode, object]
+
+
+class SingleRepos:
+    """Registrations of a device type without capabilities: one ``{Mode: repo}`` dict."""
+
+    def __init__(self) -> None:
+        self.repos: Optional[ModeRepos] = None
+
+    def insert(self, device: Device, repos: ModeRepos) -> None:
+        self.repos = dict(repos)
+
+    def select(self, capability: Optional[int]) -> Optional[ModeRepos]:
+        return self.repos
+
+    def copy(self) -> "SingleRepos":
+        new = SingleRepos()
+        new.repos = None if self.repos is None else dict(self.repos)
+        return new
+
+
+class CapabilityRepos:
+    """Registrations of cuda or rocm: capability intervals, each with its ``{Mode: repo}``."""
+
+    def __init__(self) -> None:
+        self.intervals: List[Tuple[Tuple[int, int], ModeRepos]] = []
+
+    def insert(self, device: Device, repos: ModeRepos) -> None:
+        props = device.properties or _PROPERTY_TYPES[device.type]()
+        bounds = (props.min_capability, props.max_capability)
+        for i, (existing, _) in enumerate(self.intervals):
+            if existing == bounds:
+                self.intervals[i] = (bounds, dict(repos))
+                return
+        self.intervals.append((bounds, dict(repos)))
+
+    def select(self, capability: Optional[int]) -> Optional[ModeRepos]:
+        """The repos of the smallest interval holding ``capability`` (first registered on ties)."""
+        if capability is None:
+            return None
+        best: Optional[Tuple[int, ModeRepos]] = None
+        for (low, high), repos in self.intervals:
+            if low <= capability <= high and (best is None or high - low < best[0]):
+                best = (high - low, repos)
+        return None if best is None else best[1]
+
+    def copy(self) -> "CapabilityRepos":
+        new = CapabilityRepos()
+        new.intervals = [(bounds, dict(repos)) for bounds, repos in self.intervals]
+        return new
+
+
+@functools.lru_cache(maxsize=None)
+def device_capability(device_type: str) -> Optional[int]:
+    """``major * 10 + minor`` of the current cuda/rocm GPU (cached), None for other types or
+    without a GPU."""
+    if device_type not in _PROPERTY_TYPES:
+        return None
+    import torch  # noqa: PLC0415
+
+    if not torch.cuda.is_available():
+        return None
+    major, minor = torch.cuda.get_device_capability()
+    return major * 10 + minor
