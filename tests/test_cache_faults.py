@@ -198,3 +198,35 @@ def test_versions_and_info(hub_server, relu_tree: Path, tmp_path: Path) -> None:
     result = _cli("info", f"{ORG}/nothing")
     assert result.returncode == 1 and result.stderr.startswith("kernels info: error:")
     assert "not found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_warm_calls_in_new_processes(hub_server, tmp_path: Path) -> None:
+    """A new process with a warm cache: pinned to a commit, no request at all (the trusted
+    publisher answer is remembered on disk too); on a branch, one HEAD request, and a branch
+    that moved is followed."""
+    from test_load import fake_kernel
+
+    hub_server.set_trusted_publisher(ORG)
+    fake_kernel(tmp_path / "one", name="moving", files={"__init__.py": "VALUE = 1\n"})
+    first = upload_tree(tmp_path / "one", repo_id=f"{ORG}/moving")
+    code = """
+        import sys, kernels
+        kw = {"revision": sys.argv[1]} if len(sys.argv[1]) == 40 else {"version": int(sys.argv[1])}
+        print("VALUE", kernels.get_kernel("%s/moving", backend="cpu", **kw).VALUE)
+    """ % ORG
+
+    def load(arg: str) -> str:
+        hub_server.request_log.clear()
+        out = subprocess.run(_script(code) + [arg], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True, timeout=120).stdout
+        return out.strip().splitlines()[-1]
+
+    assert load("1") == "VALUE 1"
+    assert load(first.commit) == "VALUE 1" and list(hub_server.request_log) == []
+    assert load("1") == "VALUE 1"
+    assert [method for method, _ in hub_server.request_log] == ["HEAD"]
+
+    fake_kernel(tmp_path / "two", name="moving", files={"__init__.py": "VALUE = 2\n"})
+    upload_tree(tmp_path / "two", repo_id=f"{ORG}/moving")
+    assert load("1") == "VALUE 2"
+    assert load(first.commit) == "VALUE 1"  # the old commit stays loadable from the cache

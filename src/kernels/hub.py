@@ -8,6 +8,7 @@ the process is honoured.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -346,11 +347,13 @@ def is_trusted_publisher(org: str) -> bool:
         >>> is_trusted_publisher("kernels-community")                           # doctest: +SKIP
         True
     """
-    from huggingface_hub.errors import HfHubHTTPError  # noqa: PLC0415
-
     key = (endpoint(), org)
     if key in _TRUSTED_PUBLISHERS:
         return _TRUSTED_PUBLISHERS[key]
+    if _remembered_trust(key):
+        _TRUSTED_PUBLISHERS[key] = True
+        return True
+    from huggingface_hub.errors import HfHubHTTPError  # noqa: PLC0415
     try:
         overview = api().get_organization_overview(org)
     except HfHubHTTPError as exc:
@@ -365,30 +368,147 @@ def is_trusted_publisher(org: str) -> bool:
             value = getattr(overview, "trusted_kernel_publisher", False)
         trusted = bool(value)
     _TRUSTED_PUBLISHERS[key] = trusted
+    if trusted:
+        _remember_trust(key)
     return trusted
 
 
+#: How long a "trusted publisher" answer is reused by later processes (seconds).
+TRUST_TTL = 24 * 3600
+
+
+def _trust_file() -> Path:
+    return cache_root() / ".kernels" / "trusted-publishers.json"
+
+
+def _remembered_trust(key: tuple) -> bool:
+    """Whether the Hub said ``org`` is trusted less than :data:`TRUST_TTL` ago (on disk, so a
+    warm load in a new process needs no request). Only "trusted" is remembered."""
+    import time  # noqa: PLC0415
+
+    try:
+        seen = json.loads(_trust_file().read_text()).get(f"{key[0] or ''}|{key[1]}")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(seen, (int, float)) and 0 <= time.time() - seen < TRUST_TTL
+
+
+def _remember_trust(key: tuple) -> None:
+    import time  # noqa: PLC0415
+
+    path = _trust_file()
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            data = {}
+    except (OSError, ValueError):
+        data = {}
+    data[f"{key[0] or ''}|{key[1]}"] = time.time()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, sort_keys=True))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache: ask again next time
+
+
+def cached_tree(snapshot: Path) -> Optional[dict]:
+    """The file listing of a cached snapshot's commit, as huggingface_hub records it next to
+    the snapshots (``trees/<commit>.json``, written by ``snapshot_download``): path -> info with
+    ``size``, ``blob_id`` and, for LFS files, ``lfs_sha256``. None when there is none (or its
+    format is unknown). Read directly: importing huggingface_hub's reader costs more than the
+    whole warm load."""
+    try:
+        data = json.loads((snapshot.parent.parent / "trees" / f"{snapshot.name}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format_version") != 1 or not isinstance(data.get("files"), dict):
+        return None
+    return data["files"]
+
+
 def cached_variant_listing(snapshot: Path) -> Optional[List[str]]:
-    """The variant folders under ``build/`` of a cached snapshot's commit, as huggingface_hub's
-    cached file listing of that commit records them (written by ``snapshot_download``); None
-    when the cache has no listing (then only the variants on disk are known).
+    """The variant folders under ``build/`` of a cached snapshot's commit (from
+    :func:`cached_tree`); None when the cache has no listing (then only the variants on disk
+    are known).
 
     Example::
 
         >>> cached_variant_listing(cached_snapshot("kernels-community/relu", "v1"))   # doctest: +SKIP
         ['torch-cpu', 'torch213-cxx11-cpu-x86_64-linux']
     """
+    files = cached_tree(snapshot)
+    if files is None:
+        return None
+    return sorted({p.split("/")[1] for p in files if p.startswith("build/") and p.count("/") >= 2})
+
+
+def cached_variant_complete(snapshot: Path, variant: str) -> bool:
+    """Whether every file of ``build/<variant>/`` (bytecode aside) is in the cached snapshot,
+    without any request. (Whether their contents are right is :mod:`kernels.integrity`'s job.)"""
+    files = cached_tree(snapshot)
+    if files is None:
+        return False
+    prefix = f"build/{variant}/"
+    wanted = {p: info for p, info in files.items()
+              if p.startswith(prefix) and not p.endswith(".pyc") and "/__pycache__/" not in p}
+    if not wanted:
+        return False
+    return all((snapshot / path).is_file() for path in wanted)
+
+
+# --------------------------------------------------------------------------- light requests
+# A warm load needs at most one small answer from the Hub (which commit a branch is now). The
+# full client costs a few hundred milliseconds to import, more than the whole warm load, so
+# that one request goes through the standard library; any failure falls back to the client.
+
+
+def _token() -> Optional[str]:
+    """The token huggingface_hub would send: ``HF_TOKEN``, else the saved token file."""
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+        if os.environ.get(name):
+            return os.environ[name].strip()
+    path = os.environ.get("HF_TOKEN_PATH") or os.path.join(
+        os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface"), "token")
     try:
-        from huggingface_hub._tree_cache import read_tree_cache  # noqa: PLC0415 - private, optional
-    except ImportError:
+        return Path(path).read_text().strip() or None
+    except OSError:
         return None
+
+
+def current_commit(repo_id: str, revision: str, path: str, *, user_agent_extra=None) -> Optional[str]:
+    """The commit ``revision`` points to now, from one HEAD request of ``path`` (a small file);
+    None when that does not work out (the caller then asks the full client)."""
+    import urllib.error  # noqa: PLC0415
+    import urllib.parse  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
+    base = (endpoint() or "https://huggingface.co").rstrip("/")
+    url = f"{base}/kernels/{repo_id}/resolve/{urllib.parse.quote(revision, safe='')}/{urllib.parse.quote(path)}"
+    agent = user_agent(user_agent_extra)
+    headers = {"User-Agent": agent if isinstance(agent, str) else
+               "; ".join(f"{k}/{v}" for k, v in (agent or {"kernels": "runtime"}).items())}
+    token = _token()
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            return None  # the first answer carries X-Repo-Commit
+
+    opener = urllib.request.build_opener(_NoRedirect)
     try:
-        entries = read_tree_cache(str(snapshot.parent.parent), snapshot.name)
-    except Exception:  # noqa: BLE001 - an unreadable listing is no listing
+        with opener.open(urllib.request.Request(url, method="HEAD", headers=headers), timeout=10) as response:
+            commit = response.headers.get("X-Repo-Commit")
+    except urllib.error.HTTPError as exc:
+        commit = exc.headers.get("X-Repo-Commit") if 300 <= exc.code < 400 else None
+    except (OSError, ValueError):
         return None
-    if entries is None:
-        return None
-    return sorted({p.split("/")[1] for p in entries if p.startswith("build/") and p.count("/") >= 2})
+    return commit if is_commit_hash(commit) else None
+
+
+# --------------------------------------------------------------------------- locking
 
 
 def commit_of(repo_id: str, revision: str) -> str:
@@ -421,3 +541,18 @@ def variant_object_ids(repo_id: str, commit: str) -> dict:
         oid = (lfs.get("sha256") if isinstance(lfs, dict) else getattr(lfs, "sha256", None)) if lfs else None
         files.setdefault(parts[1], []).append(("/".join(parts[2:]), oid or entry.blob_id))
     return files
+
+
+def download_benchmarks(repo_id: str, revision: str) -> Path:
+    """Download ``benchmarks/benchmark*.py`` of ``repo_id`` at ``revision`` into the cache;
+    return the snapshot's ``benchmarks`` directory (which may be missing: no scripts)."""
+    from huggingface_hub import snapshot_download  # noqa: PLC0415
+
+    path = _call(
+        lambda: snapshot_download(
+            repo_id, repo_type=REPO_TYPE, revision=revision, allow_patterns=["benchmarks/benchmark*.py"],
+            endpoint=endpoint(), cache_dir=cache_dir(),
+        ),
+        repo_id, revision,
+    )
+    return Path(path) / "benchmarks"

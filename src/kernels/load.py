@@ -349,6 +349,11 @@ def _resolve_hub(repo_id: str, *, revision: Optional[str], version: Optional[int
         warm = _resolve_pinned(repo_id, revision, env, backend)  # type: ignore[arg-type]
         if warm is not None:
             return warm
+    elif fetch != "none":
+        warm = _resolve_warm(repo_id, revision if revision is not None else f"v{version}", env, backend,
+                             user_agent)
+        if warm is not None:
+            return warm
     rev = revision if revision is not None else _version_branch(repo_id, version)  # type: ignore[arg-type]
     names = hub.list_variants(repo_id, rev, user_agent_extra=user_agent)
     decisions = evaluate_variants(names, env, backend)
@@ -388,6 +393,22 @@ def _resolve_pinned(repo_id: str, commit: str, env: Environment, backend: Option
     if variant_dir is None:
         return None
     return _Resolved(decisions, best.name, variant_dir, read_metadata(variant_dir), snapshot.name)
+
+
+def _resolve_warm(repo_id: str, revision: str, env: Environment, backend: Optional[str],
+                  user_agent: UserAgent) -> Optional[_Resolved]:
+    """A branch or tag the cache already followed: when one HEAD request says it still points
+    to the cached commit, and that commit's best variant is cached completely, use it. None
+    means: resolve from scratch. (Newer major versions are only noticed on that path.)"""
+    snapshot = hub.cached_snapshot(repo_id, revision)
+    if snapshot is None or snapshot.parent.parent.name.startswith("models--"):
+        return None
+    resolved = _resolve_pinned(repo_id, snapshot.name, env, backend)
+    if resolved is None:
+        return None
+    now = hub.current_commit(repo_id, revision, f"build/{resolved.variant}/{METADATA_FILENAME}",
+                             user_agent_extra=user_agent)
+    return resolved if now == snapshot.name else None
 
 
 def _resolve_cached(repo_id: str, revision: str, env: Environment, backend: Optional[str],
@@ -437,11 +458,8 @@ def _complete_cached_variant(repo_id: str, snapshot: Path, variant: str) -> Opti
     if not (variant_dir / METADATA_FILENAME).is_file():
         return None
     if snapshot.parent.parent.name.startswith("models--"):
-        return variant_dir  # written by older runtimes; huggingface_hub cannot check it as a kernel repo
-    try:
-        return hub.download_variant(repo_id, snapshot.name, variant, local_files_only=True)
-    except HubError:  # incomplete (e.g. an interrupted download)
-        return None
+        return variant_dir  # written by older runtimes, without a file listing to check against
+    return variant_dir if hub.cached_variant_complete(snapshot, variant) else None  # else: interrupted
 
 
 def _ensure_intact(repo_id: str, resolved: _Resolved, *, offline: bool, user_agent: UserAgent) -> None:

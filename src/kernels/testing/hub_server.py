@@ -852,6 +852,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._create_repo()
         if seg == ["repos", "delete"] and method == "DELETE":
             return self._delete_repo()
+        if seg == ["agent-harnesses"] and method == "GET":  # huggingface_hub >= 2 fetches it once a day
+            return self._send_json({"standardEnvVars": [], "harnesses": {}})
         if seg == ["validate-yaml"] and method == "POST":
             self._body()
             return self._send_json({"errors": [], "warnings": []})
