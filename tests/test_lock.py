@@ -264,3 +264,24 @@ def test_variant_tree_hash_is_order_independent() -> None:
     a = [("a.py", "00" * 20), ("lib/x.so", "ab" * 32)]
     assert variant_tree_hash(a) == variant_tree_hash(list(reversed(a)))
     assert variant_tree_hash(a) != variant_tree_hash([("a.py", "01" * 20), ("lib/x.so", "ab" * 32)])
+
+
+def test_our_backend_puts_kernels_lock_into_dist_info(tmp_path: Path) -> None:
+    """A kernel that locks the kernels it uses carries kernels.lock in its wheel's metadata."""
+    import zipfile
+
+    from conftest import copy_example, only_wheel, pip_wheel
+
+    repo = copy_example("silu-and-mul", tmp_path)
+    with open(repo / "pyproject.toml", "a") as fh:
+        fh.write(f'\n[tool.kernels.dependencies]\n"{REPO}" = 1\n')
+    failed = pip_wheel(repo, tmp_path / "none", check=False)
+    assert failed.returncode != 0
+    assert "has [tool.kernels.dependencies] but there is no kernels.lock: run `kernels lock" in (failed.stdout or "") + (failed.stderr or "")
+
+    lock_text = dump_lockfile(parse_lockfile(f'[{{"repo_id": "{REPO}", "sha": "{"b" * 40}", "variants": {{}}}}]'))
+    (repo / "kernels.lock").write_text(lock_text)
+    pip_wheel(repo, tmp_path / "dist")
+    with zipfile.ZipFile(only_wheel(tmp_path / "dist")) as wheel:
+        (name,) = [n for n in wheel.namelist() if n.endswith(".dist-info/kernels.lock")]
+        assert wheel.read(name).decode() == lock_text

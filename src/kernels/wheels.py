@@ -318,8 +318,11 @@ def write_kernel_wheel(
     package_files: Mapping[str, bytes],
     requires: Sequence[str],
     summary: str,
+    extra_dist_info: Optional[Mapping[str, bytes]] = None,
 ) -> Path:
     """Write the kernel wheel ``<dist>-<version>-<tag>.whl`` into ``out_dir``; return its path.
+
+    ``extra_dist_info`` adds files to the ``.dist-info`` directory (e.g. ``kernels.lock``).
 
     ``package_files`` maps POSIX paths relative to the package directory to their content and
     must hold ``metadata.json``. The output is deterministic (members sorted, timestamps fixed
@@ -349,6 +352,8 @@ def write_kernel_wheel(
         (f"{dist_info}/WHEEL", wheel.wheel_text().encode("utf-8")),
         (f"{dist_info}/{VARIANT_FILE}", f"{wheel.variant.name}\n".encode("utf-8")),
     ]
+    for extra_name, extra_data in sorted((extra_dist_info or {}).items()):
+        members.append((f"{dist_info}/{extra_name}", bytes(extra_data)))
     record = io.StringIO()
     writer = csv.writer(record, lineterminator="\n")
     for member, data in members:

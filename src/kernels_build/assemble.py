@@ -60,7 +60,25 @@ def finalize_wheel(raw_wheel: Path, plan: BuildPlan, out_dir: Path) -> Path:
             package_files=_package_files(package),
             requires=[str(r) for r in project["dependencies"]],  # type: ignore[union-attr]
             summary=str(project.get("description") or f"{name} kernel for PyTorch"),
+            extra_dist_info=_lock_file(plan),
         )
+
+
+def _lock_file(plan: BuildPlan) -> Dict[str, bytes]:
+    """``kernels.lock`` for the wheel's metadata, when the kernel locks the kernels it uses
+    (``[tool.kernels.dependencies]``), so ``get_locked_kernel(..., lockfile=None)`` finds it."""
+    from kernels.errors import LockError  # noqa: PLC0415
+    from kernels.lock import LOCK_FILENAME, read_dependencies  # noqa: PLC0415
+
+    try:
+        read_dependencies(plan.config.root)
+    except LockError:
+        return {}
+    lock = plan.config.root / LOCK_FILENAME
+    if not lock.is_file():
+        raise KernelBuildError(f"{plan.config.root / 'pyproject.toml'} has [tool.kernels.dependencies] but there "
+                               f"is no {LOCK_FILENAME}: run `kernels lock {plan.config.root}` first")
+    return {LOCK_FILENAME: lock.read_bytes()}
 
 
 def _package_files(package: Path) -> Dict[str, bytes]:
