@@ -20,6 +20,7 @@ import functools
 from typing import Optional
 
 __all__ = [
+    "AuthoringError",
     "HubError",
     "IncompatibleKernelError",
     "KernelIntegrityError",
@@ -185,5 +186,15 @@ class KernelIntegrityError(KernelsError, RuntimeError):
     files and how to fetch them again::
 
         >>> isinstance(KernelIntegrityError("relu: _ops.py was modified"), RuntimeError)
+        True
+    """
+
+
+class AuthoringError(KernelsError, ValueError):
+    """A kernel author's command cannot proceed: ``kernels init`` on a non-empty directory or
+    with an invalid name, a kernel repository without build.toml, a failed build or check
+    during ``kernels release``. The message says what to change::
+
+        >>> isinstance(AuthoringError("relu: directory is not empty"), ValueError)
         True
     """

@@ -1,0 +1,199 @@
+"""``kernels init``: write a new kernel repository that builds, tests and publishes as is.
+
+The files come from the templates shipped in ``kernels/author/templates/`` (``common/`` for
+every kernel, one directory per backend with compiled code). Template text and paths use
+``@@key@@`` placeholders (``__module__`` in paths), distinct from the ``{{ key }}``
+placeholders of ``CARD.md``, which ``kernels upload`` fills later. build.toml is written
+here, from the chosen backends.
+
+Example::
+
+    >>> from kernels.author.scaffold import init_kernel
+    >>> written = init_kernel("my-org/my-relu", ["cpu", "cuda"], target="my-relu")  # doctest: +SKIP
+    >>> sorted(str(p) for p in written)[:2]                                           # doctest: +SKIP
+    ['my-relu/.gitattributes', 'my-relu/.gitignore']
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Union
+
+from .. import __version__
+from ..errors import AuthoringError
+from ..variants import BACKENDS
+
+__all__ = ["KernelName", "parse_name", "default_backends", "init_kernel", "build_toml"]
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+#: Backends with compiled code of their own in the templates (rocm reuses cuda's .cu).
+SOURCE_TEMPLATES = {"cpu": "cpu", "cuda": "cuda", "rocm": "cuda", "metal": "metal", "xpu": "xpu"}
+
+#: The example op every generated kernel starts with.
+OP = "relu"
+
+_NAME_RE = re.compile(r"^[a-z][-a-z0-9]*[a-z0-9]$")
+_ORG_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_LICENSE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+-]*$")
+
+
+@dataclass(frozen=True)
+class KernelName:
+    """The names derived from ``--name ORG/NAME``."""
+
+    repo_id: str  # my-org/my-relu
+    name: str  # my-relu (build.toml general.name)
+    module: str  # my_relu (Python package and op-namespace prefix)
+    class_name: str  # MyRelu
+
+
+def parse_name(text: str) -> KernelName:
+    """Validate ``ORG/NAME``: ``NAME`` lowercased with ``_`` -> ``-`` must be a kernel name
+    (``^[a-z][-a-z0-9]*[a-z0-9]$``)."""
+    org, sep, repo = text.partition("/")
+    if not sep or "/" in repo or not _ORG_RE.match(org):
+        raise AuthoringError(f"invalid --name {text!r}: expected ORG/NAME, e.g. my-org/my-relu")
+    name = repo.lower().replace("_", "-")
+    if not _NAME_RE.match(name) or "--" in name:
+        raise AuthoringError(
+            f"invalid --name {text!r}: the kernel name must start with a letter and hold only letters, "
+            "digits and single '-' or '_' (e.g. my-org/my-relu)"
+        )
+    module = name.replace("-", "_")
+    return KernelName(f"{org}/{name}", name, module, "".join(p.capitalize() for p in name.split("-")))
+
+
+def default_backends() -> List[str]:
+    """``metal`` on macOS, else ``cuda`` (as ``kernel-builder init``)."""
+    return ["metal"] if sys.platform == "darwin" else ["cuda"]
+
+
+def _backends(requested: Optional[Sequence[str]]) -> List[str]:
+    if not requested:
+        return default_backends()
+    if list(requested) == ["all"]:
+        return list(BACKENDS)
+    unknown = [b for b in requested if b not in BACKENDS]
+    if unknown:
+        raise AuthoringError(
+            f"unknown backend(s) {', '.join(unknown)}: choose from {', '.join(BACKENDS)}, or all"
+        )
+    return list(dict.fromkeys(requested))  # keep order, drop repeats
+
+
+def build_toml(name: KernelName, backends: Sequence[str], license: str) -> str:
+    """build.toml (edition 5) with one ``[kernel.<module>_<backend>]`` per compiled backend."""
+    quoted = ", ".join(f'"{b}"' for b in backends)
+    lines = [
+        "[general]",
+        f'name = "{name.name}"',
+        "version = 1",
+        "edition = 5",
+        f'license = "{license}"',
+        f"backends = [{quoted}]",
+        "",
+        "[general.hub]",
+        f'repo-id = "{name.repo_id}"',
+        "",
+        "[torch]",
+        'src = ["torch-ext/torch_binding.cpp", "torch-ext/torch_binding.h"]',
+    ]
+    m = name.module
+    sources = {
+        "cpu": [f"{m}_cpu/{m}_cpu.cpp"],
+        "cuda": [f"{m}_cuda/{m}.cu"],
+        "rocm": [f"{m}_cuda/{m}.cu"],
+        "metal": [f"{m}_metal/{m}.mm", f"{m}_metal/{m}.metal"],
+        "xpu": [f"{m}_xpu/{m}.cpp"],
+    }
+    for backend in backends:
+        if backend not in sources:
+            continue  # cann, neuron, tpu: Python only (noarch variant torch-<backend>)
+        src = ", ".join(f'"{s}"' for s in sources[backend])
+        lines += ["", f"[kernel.{m}_{backend}]", f'backend = "{backend}"', 'depends = ["torch"]', f"src = [{src}]"]
+    return "\n".join(lines) + "\n"
+
+
+def _render(text: str, values: Dict[str, str]) -> str:
+    for key, value in values.items():
+        text = text.replace(f"@@{key}@@", value)
+    return text
+
+
+def _template_files(backends: Iterable[str]) -> Dict[Path, Path]:
+    """Output path (relative, placeholders not yet filled) -> template file."""
+    dirs = ["common"] + sorted({SOURCE_TEMPLATES[b] for b in backends if b in SOURCE_TEMPLATES})
+    files: Dict[Path, Path] = {}
+    for d in dirs:
+        base = TEMPLATES / d
+        for template in sorted(base.rglob("*.tmpl")):
+            rel = template.relative_to(base).as_posix()[: -len(".tmpl")]
+            if rel in ("gitignore", "gitattributes"):
+                rel = "." + rel
+            files[Path(rel)] = template
+    return files
+
+
+def init_kernel(
+    name: Union[str, KernelName],
+    backends: Optional[Sequence[str]] = None,
+    *,
+    target: Optional[Union[str, Path]] = None,
+    license: str = "Apache-2.0",
+    git: bool = True,
+) -> List[Path]:
+    """Write a new kernel repository into ``target`` (default ``./<name>``); return its files.
+
+    ``target`` must not exist or be an empty directory. ``backends``: names of
+    :data:`kernels.variants.BACKENDS`, or ``["all"]``; default :func:`default_backends`.
+    With ``git`` and git installed, the directory becomes a git repository with every file
+    staged (the build records the commit in metadata.json provenance).
+    """
+    kernel = parse_name(name) if isinstance(name, str) else name
+    chosen = _backends(backends)
+    if not _LICENSE_RE.match(license):
+        raise AuthoringError(f"invalid --license {license!r}: expected an SPDX id such as Apache-2.0 or MIT")
+    root = Path(target) if target is not None else Path(kernel.name)
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise AuthoringError(f"{root}: already exists and is not an empty directory; choose a new directory")
+
+    values = {
+        "name": kernel.name, "module": kernel.module, "class": kernel.class_name, "repo_id": kernel.repo_id,
+        "version": "1", "op": OP, "license": license, "kernels_version": _kernels_floor(),
+    }
+    root.mkdir(parents=True, exist_ok=True)
+    written = []
+    for rel, template in _template_files(chosen).items():
+        path = root / _render(rel.as_posix().replace("__module__", kernel.module), values)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_render(template.read_text(), values))
+        written.append(path)
+    (root / "build.toml").write_text(build_toml(kernel, chosen, license))
+    written.append(root / "build.toml")
+    if git:
+        _git_init(root)
+    return sorted(written)
+
+
+def _kernels_floor() -> str:
+    """The ``kernels`` requirement floor of generated pyproject.toml files: this release."""
+    return __version__
+
+
+def _git_init(root: Path) -> None:
+    """``git init`` + ``git add -A`` when git exists and ``root`` is not inside a work tree."""
+    git = shutil.which("git")
+    if git is None:
+        return
+    inside = subprocess.run([git, "rev-parse", "--is-inside-work-tree"], cwd=root, capture_output=True, text=True)
+    if inside.returncode == 0:
+        return  # part of an existing repository: leave version control to its owner
+    for cmd in ([git, "init", "-q"], [git, "add", "-A"]):
+        if subprocess.run(cmd, cwd=root, capture_output=True).returncode != 0:
+            return

@@ -1,0 +1,133 @@
+"""``kernels init``, ``list-variants``, ``build-matrix`` and ``release``: the author workflow."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "init",
+        help="create a new kernel repository that builds and tests as is",
+        description="Write a kernel repository: pyproject.toml (build backend kernels_build), build.toml "
+        "(edition 5), sources per backend, torch-ext binding and Python wrapper, CARD.md, tests "
+        "(kernels_ci marker), benchmarks/benchmark.py, example.py, .gitignore. DIR (default ./NAME) must "
+        "not exist or be empty.",
+    )
+    p.add_argument("path", nargs="?", type=Path, metavar="DIR", help="target directory (default: ./NAME)")
+    p.add_argument("--name", required=True, metavar="ORG/NAME", help="Hub repository id, e.g. my-org/my-relu")
+    p.add_argument("--backends", nargs="+", metavar="BACKEND",
+                   help="backends to write code for (cpu cuda rocm metal xpu cann neuron tpu), or all "
+                        "(default: cuda; metal on macOS)")
+    p.add_argument("--license", default="Apache-2.0", help="license id for build.toml and the card (default: Apache-2.0)")
+    p.add_argument("--no-git", action="store_true", help="do not run git init")
+    p.set_defaults(handler=_init)
+
+    p = subparsers.add_parser(
+        "list-variants",
+        help="the build variants a kernel must ship, and the one this environment builds",
+        description="List the variants the compliance matrix requires for every backend the kernel "
+        "declares (torch x toolkit x platform, within build.toml's bounds). The variant that "
+        "`pip wheel --no-build-isolation .` builds in this environment is marked with '*'.",
+    )
+    p.add_argument("path", nargs="?", type=Path, default=Path("."), metavar="DIR", help="kernel repository (default: .)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=_list_variants)
+
+    p = subparsers.add_parser(
+        "build-matrix",
+        help="the CI job matrix that builds every required variant",
+        description="Print the (torch, backend, toolkit, arch, runner, image) combinations that build every "
+        "required variant. --format github prints {\"include\": [...]} for a GitHub Actions matrix "
+        "(see examples/ci/build-kernel.yml).",
+    )
+    p.add_argument("path", nargs="?", type=Path, default=Path("."), metavar="DIR", help="kernel repository (default: .)")
+    p.add_argument("--format", choices=("github", "json"), default="github", help="default: github")
+    p.add_argument("--os", choices=("linux", "darwin"), help="only the combinations built on this OS")
+    p.add_argument("--backends", nargs="+", metavar="BACKEND", help="only these backends")
+    p.set_defaults(handler=_build_matrix)
+
+    p = subparsers.add_parser(
+        "release",
+        help="build, convert, check, fill the card and upload the variant built here",
+        description="[1/5] pip wheel (our backend, this environment's torch) -> [2/5] kernels from-wheel -> "
+        "[3/5] kernels check -> [4/5] fill CARD.md -> [5/5] kernels upload. --dry-run does all but the "
+        "upload and prints what would be uploaded. Work files: DIR/.kernels_release/.",
+    )
+    p.add_argument("path", nargs="?", type=Path, default=Path("."), metavar="DIR", help="kernel repository (default: .)")
+    p.add_argument("--dry-run", action="store_true", help="do everything but the upload")
+    p.add_argument("--repo-id", help="ORG/NAME (default: [general.hub] repo-id of build.toml)")
+    p.add_argument("--branch", help="branch (default: [general.hub] branch, else v<version>)")
+    p.add_argument("--private", action="store_true", help="create the repository as private")
+    p.add_argument("-C", "--config-setting", dest="config_settings", action="append", default=[],
+                   metavar="KEY=VALUE", help="build setting passed to pip wheel, e.g. kernels.compliance=warn")
+    p.set_defaults(handler=_release)
+
+
+def _init(args: argparse.Namespace) -> int:
+    from ..author.scaffold import init_kernel, parse_name
+
+    from ..variants import BACKENDS
+
+    kernel = parse_name(args.name)
+    backends = list(args.backends or [])
+    if args.path is None and len(backends) > 1 and backends[-1] not in (*BACKENDS, "all"):
+        args.path = Path(backends.pop())  # `--backends cpu cuda DIR`: argparse gave DIR to --backends
+    target = args.path if args.path is not None else Path(kernel.name)
+    files = init_kernel(kernel, backends, target=target, license=args.license, git=not args.no_git)
+    print(f"created {kernel.repo_id} in {target} ({len(files)} files). Next:")
+    print(f"  cd {target} && pip wheel --no-build-isolation -w dist . && kernels from-wheel dist/*.whl -o .")
+    print(f"  LOCAL_KERNELS={kernel.repo_id}=$PWD python -m pytest tests -m kernels_ci")
+    return 0
+
+
+def _list_variants(args: argparse.Namespace) -> int:
+    from ..author.requirements import current_variant, load_config, required_variants
+
+    config = load_config(args.path)
+    required = required_variants(config)
+    current = current_variant(args.path)
+    names = {r.name for r in required}
+    if args.json:
+        print(json.dumps({
+            "kernel": config.general.name,
+            "backends": list(config.general.backends),
+            "required": [{"variant": r.name, "backend": r.backend, "current": r.name == current.variant}
+                         for r in required],
+            "current": {"variant": current.variant, "required": current.variant in names, "reason": current.reason},
+        }, indent=2))
+        return 0
+    for backend in config.general.backends:
+        print(f"{backend}:")
+        for r in (r for r in required if r.backend == backend):
+            print(f"  {'*' if r.name == current.variant else ' '} {r.name}")
+    if current.variant is None:
+        print(f"this environment builds no variant: {current.reason}")
+    elif current.variant in names:
+        print(f"* = built by this environment ({sys.executable})")
+    else:
+        print(f"this environment builds {current.variant}, which is not a required variant")
+    return 0
+
+
+def _build_matrix(args: argparse.Namespace) -> int:
+    from ..author.build_matrix import matrix_entries, render
+    from ..author.requirements import load_config
+
+    entries = matrix_entries(load_config(args.path), os=args.os, backends=args.backends or ())
+    print(render(entries, args.format))
+    return 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    from ..author.release import release
+
+    def echo(line: str) -> None:
+        print(line, flush=True)
+
+    release(args.path, repo_id=args.repo_id, branch=args.branch, dry_run=args.dry_run,
+            config_settings=args.config_settings, private=args.private, echo=echo)
+    return 0

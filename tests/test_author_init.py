@@ -1,0 +1,132 @@
+"""``kernels init``: the generated repository is valid, builds with pip and passes its own tests.
+
+Fast tests check names, refusals and the generated build.toml for every backend (through the
+backend's own parser and layout check). The slow test builds the generated cpu kernel with
+``pip wheel --no-build-isolation``, converts it with ``kernels from-wheel`` and runs the
+kernel's own tests (``-m kernels_ci``) through ``get_kernel`` + ``LOCAL_KERNELS``. The CUDA
+compile test builds the generated cuda kernel with the CUDA venv (``KERNELS_TEST_CUDA_PYTHON``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import only_wheel, pip_wheel, run
+
+from kernels.author.scaffold import init_kernel, parse_name
+from kernels.errors import AuthoringError
+from kernels_build.config import check_layout, load_build_config
+
+KERNELS = [sys.executable, "-m", "kernels.cli"]
+CUDA_PYTHON = os.environ.get("KERNELS_TEST_CUDA_PYTHON")
+
+
+def _kernels(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    return run([*KERNELS, *args], cwd=cwd, check=check)
+
+
+def test_names_are_derived_and_validated() -> None:
+    name = parse_name("my-org/My_Relu")
+    assert (name.repo_id, name.name, name.module, name.class_name) == ("my-org/my-relu", "my-relu", "my_relu", "MyRelu")
+    for bad in ("relu", "org/1relu", "org/relu-", "org/re lu", "/relu", "org/a/b", "org/re--lu"):
+        with pytest.raises(AuthoringError):
+            parse_name(bad)
+
+
+@pytest.mark.parametrize("backends", [["cpu"], ["cuda"], ["cpu", "cuda", "rocm"], ["xpu"], ["all"]])
+def test_generated_build_toml_is_valid_for_every_backend(tmp_path: Path, backends) -> None:
+    root = tmp_path / "k"
+    files = init_kernel("org/my-kernel", backends, target=root, git=False)
+    config = load_build_config(root)
+    if backends != ["all"] and "xpu" not in backends:
+        check_layout(config)  # every listed source exists, the package is laid out correctly
+    assert config.source_edition == 5 and config.general.version == 1
+    assert config.general.hub.repo_id == "org/my-kernel"
+    expected = set(config.general.backends)
+    assert expected == (set(backends) if backends != ["all"] else
+                        {"cann", "cpu", "cuda", "metal", "neuron", "rocm", "tpu", "xpu"})
+    rel = {p.relative_to(root).as_posix() for p in files}
+    assert {"pyproject.toml", "build.toml", "CARD.md", ".gitignore", "example.py", "benchmarks/benchmark.py",
+            "tests/__init__.py", "tests/test_my_kernel.py", "torch-ext/torch_binding.cpp",
+            "torch-ext/torch_binding.h", "torch-ext/my_kernel/__init__.py"} <= rel
+    assert ("my_kernel_cpu/my_kernel_cpu.cpp" in rel) == ("cpu" in expected)
+    assert ("my_kernel_cuda/my_kernel.cu" in rel) == bool({"cuda", "rocm"} & expected)
+    assert ("my_kernel_xpu/my_kernel.cpp" in rel) == ("xpu" in expected)
+    assert ("my_kernel_metal/my_kernel.mm" in rel) == ("metal" in expected)
+    for path in files:  # every placeholder is filled; CARD.md keeps its {{ }} for upload
+        assert "@@" not in path.read_text() and "__module__" not in str(path)
+        if path.suffix == ".py":
+            compile(path.read_text(), str(path), "exec")
+    assert "{{ repo_id }}" in (root / "CARD.md").read_text()
+    pyproject = (root / "pyproject.toml").read_text()
+    assert 'build-backend = "kernels_build"' in pyproject and "kernels_ci" in pyproject
+    tests = (root / "tests" / "test_my_kernel.py").read_text()
+    assert 'get_kernel(REPO_ID, version=VERSION)' in tests and "@pytest.mark.kernels_ci" in tests
+
+
+def test_cli_refuses_non_empty_target_and_bad_names(tmp_path: Path) -> None:
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "file.txt").write_text("x")
+    proc = _kernels("init", "--name", "org/relu", "busy", cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert proc.stdout.strip().splitlines() == [
+        f"kernels init: error: busy: already exists and is not an empty directory; choose a new directory"]
+    assert (tmp_path / "busy").iterdir().__next__().name == "file.txt"
+    proc = _kernels("init", "--name", "org/9relu", "fresh", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and len(proc.stdout.strip().splitlines()) == 1
+    assert "invalid --name 'org/9relu'" in proc.stdout and not (tmp_path / "fresh").exists()
+    proc = _kernels("init", "--name", "org/relu", "fresh", "--backends", "cuda", "gpu", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "unknown backend(s) gpu" in proc.stdout and not (tmp_path / "fresh").exists()
+    proc = _kernels("init", "--name", "org/relu", "--backends", "gpu", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "unknown backend(s) gpu" in proc.stdout
+
+
+def test_cli_default_directory_and_backends_before_dir(tmp_path: Path) -> None:
+    _kernels("init", "--name", "org/My_Relu", "--no-git", cwd=tmp_path)
+    config = load_build_config(tmp_path / "my-relu")
+    assert config.general.backends == (("metal",) if sys.platform == "darwin" else ("cuda",))
+    _kernels("init", "--name", "org/relu", "--backends", "cpu", "cuda", "somewhere", "--license", "MIT", cwd=tmp_path)
+    config = load_build_config(tmp_path / "somewhere")
+    assert config.general.backends == ("cpu", "cuda") and config.general.license == "MIT"
+    if shutil.which("git"):
+        assert (tmp_path / "somewhere" / ".git").is_dir()
+
+
+@pytest.mark.slow
+def test_generated_cpu_kernel_builds_and_passes_its_tests(tmp_path: Path) -> None:
+    _kernels("init", "--name", "my-org/my-relu", "--backends", "cpu", "cuda", "my-relu", cwd=tmp_path)
+    repo = tmp_path / "my-relu"
+    pip_wheel(repo, repo / "dist")
+    wheel = only_wheel(repo / "dist")
+    assert wheel.name.startswith("my_relu-1.0.0+torch") and "cpu" in wheel.name and "abi3-manylinux_2_28" in wheel.name
+    _kernels("from-wheel", str(wheel), "-o", ".", cwd=repo)
+    _kernels("check", ".", cwd=repo)
+    result = run([sys.executable, "-m", "pytest", "tests", "-m", "kernels_ci", "-p", "no:cacheprovider", "-v"],
+                 cwd=repo, env={"LOCAL_KERNELS": f"my-org/my-relu={repo}"})
+    assert "5 passed" in result.stdout, result.stdout
+    run([sys.executable, "example.py"], cwd=repo, env={"LOCAL_KERNELS": f"my-org/my-relu={repo}"})
+
+
+@pytest.mark.cuda_compile
+@pytest.mark.skipif(not CUDA_PYTHON, reason="KERNELS_TEST_CUDA_PYTHON (a CUDA torch) is not set")
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed")
+def test_generated_cuda_kernel_builds(tmp_path: Path) -> None:
+    _kernels("init", "--name", "my-org/my-relu", "--backends", "cpu", "cuda", "my-relu", cwd=tmp_path)
+    repo = tmp_path / "my-relu"
+    # One arch keeps the compile short; the default list is every arch nvcc supports.
+    run([CUDA_PYTHON, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "--no-index", "-w", "dist",
+         "-C", "kernels.cuda-capabilities=8.0", "."], cwd=repo, env={"MAX_JOBS": str(os.cpu_count() or 2)})
+    wheel = only_wheel(repo / "dist")
+    assert "cu1" in wheel.name and wheel.name.startswith("my_relu-1.0.0+torch")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert any(n.startswith("my_relu/_my_relu_cuda_") and n.endswith(".abi3.so") for n in names)
+    _kernels("from-wheel", str(wheel), "-o", ".", cwd=repo)
+    _kernels("check", ".", cwd=repo)
