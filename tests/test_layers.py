@@ -617,3 +617,41 @@ def test_locked_layer_repository(hub_server, tmp_path: Path) -> None:
                                                                           layer_name="SiluAndMul")}}):
         with pytest.raises(ValueError, match="layers-org/unlocked"):
             kernelize(model, mode=Mode.INFERENCE)
+
+
+def test_locked_layer_repository_uses_the_lock_of_the_mapping_package(hub_server, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """``lockfile=None``: the lock in the installed metadata of the package that made the
+    repository (here ``mapper``), even though this test module calls ``kernelize``."""
+    import importlib
+
+    from kernels.lock import lock_project
+
+    repo_id = "layers-org/toy-locked-dist"
+    _upload(hub_server, tmp_path, repo_id)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        f'[project]\nname = "mapper"\nversion = "0.1"\n\n[tool.kernels.dependencies]\n"{repo_id}" = 1\n')
+    lockfile, _ = lock_project(project)
+    site = tmp_path / "site"
+    (site / "mapper").mkdir(parents=True)
+    (site / "mapper" / "__init__.py").write_text(textwrap.dedent(f"""
+        from kernels import LockedLayerRepository
+
+        def repo():
+            return LockedLayerRepository("{repo_id}", layer_name="SiluAndMul")
+        """))
+    dist_info = site / "mapper-0.1.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: mapper\nVersion: 0.1\n")
+    (dist_info / "top_level.txt").write_text("mapper\n")
+    (dist_info / "kernels.lock").write_text(lockfile.read_text())
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+    mapper = importlib.import_module("mapper")
+    model = small_model()
+    with use_kernel_mapping({"SiluAndMul": {"cpu": mapper.repo()}}):
+        kernelize(model, mode=Mode.INFERENCE, use_fallback=KernelizeFallback.NO_LAYER)
+    assert uses_kernel(model[1])
+    sys.modules.pop("mapper", None)

@@ -4,7 +4,7 @@
 turned into a module whose ``forward`` calls it. The wrapper's ``forward`` carries the
 function's signature (with ``self`` in front), so the usual layer checks apply, and its
 ``has_backward`` / ``can_torch_compile`` flags come from the function's attributes of the
-same names (defaults: ``True`` / ``False``).
+same names (defaults: ``True`` / ``False``; ``can_backward`` is read as ``has_backward``).
 
 >>> def double(x):
 ...     return 2 * x
@@ -42,7 +42,7 @@ def func_module(func: Callable[..., Any], name: str = "") -> type:
     forward.__qualname__ = f"{class_name}.forward"
     namespace = {
         "forward": forward,
-        "has_backward": bool(getattr(func, "has_backward", True)),
+        "has_backward": bool(getattr(func, "has_backward", getattr(func, "can_backward", True))),
         "can_torch_compile": bool(getattr(func, "can_torch_compile", False)),
         "__module__": getattr(func, "__module__", __name__),
         "__doc__": f"Module calling {getattr(func, '__qualname__', class_name)} in forward.",

@@ -13,7 +13,7 @@ equal and hash alike, so they can be dictionary keys.
 from __future__ import annotations
 
 import os
-
+import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -267,6 +267,9 @@ class LockedLayerRepository(_Repository):
         self._repo_id = repo_id
         self._lockfile = None if lockfile is None else Path(lockfile)
         self._trust_remote_code = trust_remote_code
+        # lockfile=None means the lock of the package that builds this mapping, which is not
+        # necessarily the one that later calls kernelize: remember it now (no I/O).
+        self._caller = _calling_package() if lockfile is None else None
 
     @property
     def repo_id(self) -> str:
@@ -283,7 +286,39 @@ class LockedLayerRepository(_Repository):
     def _load_kernel(self) -> ModuleType:
         from ..lock import get_locked_kernel  # noqa: PLC0415
 
-        return get_locked_kernel(self._repo_id, lockfile=self._lockfile, trust_remote_code=self._trust_remote_code)
+        lockfile = self._lockfile if self._lockfile is not None else _installed_lockfile(self._caller)
+        return get_locked_kernel(self._repo_id, lockfile=lockfile, trust_remote_code=self._trust_remote_code)
+
+
+_NOT_CALLERS = ("kernels", "importlib", "_frozen_importlib", "_frozen_importlib_external", "contextlib", "functools")
+
+
+def _calling_package() -> Optional[str]:
+    """Top-level package of the first frame outside kernels (None when there is none)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        top = str(frame.f_globals.get("__name__", "")).split(".")[0]
+        if top and top not in _NOT_CALLERS:
+            return top
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+def _installed_lockfile(package: Optional[str]) -> Optional[Path]:
+    """A file holding ``kernels.lock`` of the installed distribution providing ``package``;
+    None lets :func:`kernels.get_locked_kernel` look for the caller itself (and explain)."""
+    import importlib.metadata  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    if not package or package == "__main__":
+        return None
+    for dist_name in importlib.metadata.packages_distributions().get(package, []):
+        text = importlib.metadata.distribution(dist_name).read_text("kernels.lock")
+        if text is not None:
+            path = Path(tempfile.gettempdir()) / f"kernels-{os.getpid()}-{dist_name}.lock"
+            path.write_text(text, encoding="utf-8")
+            return path
+    return None
 
 
 class FuncRepository(_FuncMixin, LayerRepository):
