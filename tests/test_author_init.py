@@ -112,6 +112,8 @@ def test_generated_cpu_kernel_builds_and_passes_its_tests(tmp_path: Path) -> Non
                  cwd=repo, env={"LOCAL_KERNELS": f"my-org/my-relu={repo}"})
     assert "5 passed" in result.stdout, result.stdout
     run([sys.executable, "example.py"], cwd=repo, env={"LOCAL_KERNELS": f"my-org/my-relu={repo}"})
+    bench = run([*KERNELS, "benchmark", ".", "--iterations", "3", "--warmup", "1"], cwd=repo)
+    assert "MyReluBenchmark.base" in bench.stdout and "yes" in bench.stdout  # verified against torch.relu
 
 
 @pytest.mark.cuda_compile

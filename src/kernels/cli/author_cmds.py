@@ -79,7 +79,7 @@ def _init(args: argparse.Namespace) -> int:
     target = args.path if args.path is not None else Path(kernel.name)
     files = init_kernel(kernel, backends, target=target, license=args.license, git=not args.no_git)
     print(f"created {kernel.repo_id} in {target} ({len(files)} files). Next:")
-    print(f"  cd {target} && pip wheel --no-build-isolation -w dist . && kernels from-wheel dist/*.whl -o .")
+    print(f"  cd {target} && pip wheel --no-build-isolation --no-deps -w dist . && kernels from-wheel dist/*.whl -o .")
     print(f"  LOCAL_KERNELS={kernel.repo_id}=$PWD python -m pytest tests -m kernels_ci")
     return 0
 
