@@ -79,3 +79,21 @@ def test_released_get_kernel_from_local_hub(released_python, relu_cpu_wheel, hub
 
 
 pytest_plugins = ["kernels.testing.fixtures"]
+
+
+def test_released_get_locked_kernel_reads_our_017_lock(released_python, relu_cpu_wheel, hub_server, tmp_path) -> None:
+    """`kernels lock --format 0.17` writes a lock that the released runtime loads from."""
+    from kernels.lock import lock_project
+
+    from_wheel([relu_cpu_wheel], tmp_path / "relu")
+    upload_tree(tmp_path / "relu", repo_id="kernels-test/relu")
+    hub_server.set_trusted_publisher("kernels-test", True)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[tool.kernels.dependencies]\n"kernels-test/relu" = 1\n')
+    path, _ = lock_project(project, fmt="0.17")
+    env = {"HF_ENDPOINT": hub_server.url, "HF_TOKEN": hub_server.token, "HF_HUB_CACHE": str(tmp_path / "cache"),
+           "HF_HOME": str(tmp_path / "home"), "HF_HUB_DISABLE_XET": "1"}
+    load = f"kernels.get_locked_kernel('kernels-test/relu', lockfile=Path({str(path)!r}))"
+    out = _run(released_python, CHECK.format(load=load), env)
+    assert "loaded _relu_cpu_" in out

@@ -297,7 +297,7 @@ def _verify_lock(lock: KernelLock, variant: str, variant_dir: Path) -> None:
 # --------------------------------------------------------------------------- loading
 
 
-def get_locked_kernel(repo_id: str, *, lockfile: Optional[PathLike] = None, trust_remote_code: Any = False,
+def get_locked_kernel(repo_id: str, *, lockfile: Optional[PathLike], trust_remote_code: Any = False,
                       user_agent: Any = None) -> ModuleType:
     """Load the commit of ``repo_id`` that the lock names (downloading it when needed), after
     checking its files against the lock.
@@ -305,7 +305,8 @@ def get_locked_kernel(repo_id: str, *, lockfile: Optional[PathLike] = None, trus
     Args:
         repo_id: the kernel, ``"org/name"``; must be in the lock.
         lockfile: a ``kernels.lock``; None reads the lock from the installed metadata of the
-            package that calls this function.
+            package that calls this function. Required (as in ``kernels`` 0.17), so that
+            reading the caller's metadata is a choice.
         trust_remote_code, user_agent: as for :func:`kernels.get_kernel`.
 
     Raises:
@@ -335,7 +336,7 @@ def get_locked_kernel(repo_id: str, *, lockfile: Optional[PathLike] = None, trus
                  trust_remote_code=trust_remote_code, user_agent=user_agent, chain=(repo_id,))
 
 
-def load_kernel(repo_id: str, *, lockfile: Optional[PathLike] = None, backend: Optional[str] = None) -> ModuleType:
+def load_kernel(repo_id: str, *, lockfile: Optional[PathLike], backend: Optional[str] = None) -> ModuleType:
     """Load the locked commit of ``repo_id`` from the cache only (no network), after checking
     its files against the lock. Fill the cache ahead with ``kernels download <project>``.
 
