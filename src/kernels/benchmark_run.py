@@ -186,7 +186,12 @@ def load_target(target: str, *, version: Optional[int] = None,
     if path.exists():
         from .load import get_local_kernel  # noqa: PLC0415
 
-        kernel = get_local_kernel(path)
+        try:
+            kernel = get_local_kernel(path)
+        except FileNotFoundError as exc:
+            if isinstance(exc, KernelsError):
+                raise
+            raise BenchmarkError(f"{target}: no kernel here ({exc})") from exc
         for candidate in (path, path.parent, path.parent.parent):
             if (candidate / "benchmarks").is_dir():
                 return kernel, candidate / "benchmarks"

@@ -32,8 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _benchmark(args: argparse.Namespace) -> int:
-    from ..benchmark_run import format_table, load_target, run_benchmarks
+    from ..benchmark_run import BenchmarkError, format_table, load_target, run_benchmarks
 
+    if args.warmup < 0 or args.iterations < 1:
+        raise BenchmarkError(f"--warmup must be >= 0 and --iterations >= 1 (got {args.warmup}, {args.iterations})")
     kernel, bench_dir = load_target(args.target, version=args.version, revision=args.revision)
     report = run_benchmarks(
         kernel, bench_dir, warmup=args.warmup, iterations=args.iterations, device=args.device,
