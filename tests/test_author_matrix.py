@@ -173,3 +173,11 @@ def test_workflow_uses_the_matrix_keys_and_our_commands() -> None:
                     "kernels from-wheel dist/*.whl", "kernels check .", "kernels upload ."):
         assert command in text, command
     assert "container: ${{ matrix.image }}" in text
+
+
+def test_bounds_that_exclude_everything_are_said(tmp_path: Path) -> None:
+    root = _write(tmp_path, RELU.replace('[torch]\n', '[torch]\nminver = "2.14"\n'))
+    assert _names(root) == []
+    out = run([*KERNELS, "list-variants"], cwd=root).stdout.splitlines()
+    assert out[0] == "cpu:" and out[1].strip().startswith("(none: build.toml's torch/toolkit bounds")
+    assert out[-1].startswith("this environment builds no variant: ") and "torch.minver" in out[-1]

@@ -102,8 +102,11 @@ def _list_variants(args: argparse.Namespace) -> int:
         return 0
     for backend in config.general.backends:
         print(f"{backend}:")
-        for r in (r for r in required if r.backend == backend):
+        listed = [r for r in required if r.backend == backend]
+        for r in listed:
             print(f"  {'*' if r.name == current.variant else ' '} {r.name}")
+        if not listed:
+            print("    (none: build.toml's torch/toolkit bounds exclude every required combination)")
     if current.variant is None:
         print(f"this environment builds no variant: {current.reason}")
     elif current.variant in names:
