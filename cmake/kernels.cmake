@@ -13,6 +13,14 @@
 #   KERNEL_GENERATED_DIR   directory holding registration.h
 #   KERNEL_SOURCE_INCLUDE_DIRS  the kernel repo root and its torch-ext/ (for #include "...")
 #   KERNEL_STABLE_ABI_VERSION  hex TORCH_TARGET_VERSION when building for the stable ABI
+#   KERNEL_COMPILER_LAUNCHER   ccache or sccache (kernels.compiler-cache), when one is used
+#
+# Incremental rebuilds: the op namespace (KERNEL_OPS_NAME) contains a hash of the sources, so
+# it changes with every edit. Only the translation units that need it see it: the
+# extension's own sources (the torch-ext/ registration code) and components that the
+# generated project marks with kernel_use_ops_name(). The extension target has a fixed name
+# (kernel_extension, output name KERNEL_OPS_NAME), so its object files stay where they are.
+# A one-line change in a kernel source thus recompiles that file and the registration TU.
 
 include_guard(GLOBAL)
 
@@ -33,7 +41,6 @@ add_library(kernel_torch INTERFACE)
 target_include_directories(kernel_torch SYSTEM INTERFACE ${KERNEL_TORCH_INCLUDE_DIRS})
 target_include_directories(kernel_torch INTERFACE ${KERNEL_GENERATED_DIR} ${KERNEL_SOURCE_INCLUDE_DIRS})
 target_compile_definitions(kernel_torch INTERFACE
-  TORCH_EXTENSION_NAME=${KERNEL_OPS_NAME}
   _GLIBCXX_USE_CXX11_ABI=${KERNEL_CXX11_ABI}
   Py_LIMITED_API=0x03090000)
 if(DEFINED KERNEL_STABLE_ABI_VERSION)
@@ -55,6 +62,23 @@ if(CMAKE_SYSTEM_NAME STREQUAL "Linux" AND KERNEL_HAVE_SINGLE_THREADED_H)
     "$<$<COMPILE_LANGUAGE:CXX,C>:SHELL:-include ${KERNEL_GLIBC_COMPAT_HEADER}>")
 endif()
 
+# A compiler cache wraps every compiler, unless the user chose a launcher for CMake.
+if(KERNEL_COMPILER_LAUNCHER)
+  foreach(lang IN ITEMS C CXX CUDA HIP)
+    # (CMake initialises CMAKE_<LANG>_COMPILER_LAUNCHER from the environment variable.)
+    if(NOT CMAKE_${lang}_COMPILER_LAUNCHER)
+      set(CMAKE_${lang}_COMPILER_LAUNCHER "${KERNEL_COMPILER_LAUNCHER}")
+    endif()
+  endforeach()
+endif()
+
+# kernel_use_ops_name(<target>): the C++/CUDA/HIP sources of <target> get
+# TORCH_EXTENSION_NAME=<op namespace> (what torch's registration macros are given).
+function(kernel_use_ops_name TARGET)
+  target_compile_definitions(${TARGET} PRIVATE
+    "$<$<COMPILE_LANGUAGE:CXX,CUDA,HIP,OBJCXX>:TORCH_EXTENSION_NAME=${KERNEL_OPS_NAME}>")
+endfunction()
+
 # kernel_add_component(<name> SOURCES ... [INCLUDE ...] [CXX_FLAGS ...] [CUDA_FLAGS ...])
 # One [kernel.<name>] section: an object library with its own flags. CUDA_FLAGS (the
 # component's -gencode list and cuda-flags) apply to .cu files only.
@@ -70,30 +94,33 @@ function(kernel_add_component NAME)
 endfunction()
 
 # kernel_add_extension(SOURCES ... [INCLUDE ...] [CXX_FLAGS ...] [DEFINITIONS ...] [LIBRARIES ...])
-# The Python extension <KERNEL_OPS_NAME>.abi3.so: torch bindings plus every component.
+# The Python extension <KERNEL_OPS_NAME>.abi3.so (target kernel_extension): torch bindings
+# plus every component.
 function(kernel_add_extension)
   cmake_parse_arguments(ARG "" "" "SOURCES;INCLUDE;CXX_FLAGS;DEFINITIONS;LIBRARIES" ${ARGN})
   set(sources ${ARG_SOURCES})
   if(KERNEL_GLIBC_COMPAT)
     list(APPEND sources "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/kernels_glibc_compat.c")
   endif()
-  Python_add_library(${KERNEL_OPS_NAME} MODULE USE_SABI 3.9 WITH_SOABI ${sources})
-  target_link_libraries(${KERNEL_OPS_NAME} PRIVATE kernel_torch ${ARG_LIBRARIES})
-  target_include_directories(${KERNEL_OPS_NAME} PRIVATE ${ARG_INCLUDE})
-  target_compile_definitions(${KERNEL_OPS_NAME} PRIVATE ${ARG_DEFINITIONS})
-  target_compile_options(${KERNEL_OPS_NAME} PRIVATE "$<$<COMPILE_LANGUAGE:CXX>:${ARG_CXX_FLAGS}>")
+  Python_add_library(kernel_extension MODULE USE_SABI 3.9 WITH_SOABI ${sources})
+  target_link_libraries(kernel_extension PRIVATE kernel_torch ${ARG_LIBRARIES})
+  target_include_directories(kernel_extension PRIVATE ${ARG_INCLUDE})
+  target_compile_definitions(kernel_extension PRIVATE ${ARG_DEFINITIONS})
+  target_compile_options(kernel_extension PRIVATE "$<$<COMPILE_LANGUAGE:CXX>:${ARG_CXX_FLAGS}>")
   get_property(components GLOBAL PROPERTY KERNEL_COMPONENTS)
   foreach(component IN LISTS components)
-    target_sources(${KERNEL_OPS_NAME} PRIVATE $<TARGET_OBJECTS:${component}>)
+    target_sources(kernel_extension PRIVATE $<TARGET_OBJECTS:${component}>)
   endforeach()
   # Two versions of one kernel may be loaded into one process: keep symbols local.
   include(CheckCXXCompilerFlag)
   check_cxx_compiler_flag(-fno-gnu-unique KERNEL_HAVE_NO_GNU_UNIQUE)
   if(KERNEL_HAVE_NO_GNU_UNIQUE)
-    target_compile_options(${KERNEL_OPS_NAME} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-fno-gnu-unique>)
+    target_compile_options(kernel_extension PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-fno-gnu-unique>)
   endif()
-  set_target_properties(${KERNEL_OPS_NAME} PROPERTIES
+  kernel_use_ops_name(kernel_extension)
+  set_target_properties(kernel_extension PROPERTIES
+    OUTPUT_NAME ${KERNEL_OPS_NAME}
     CXX_VISIBILITY_PRESET hidden
     SKIP_BUILD_RPATH ON)
-  install(TARGETS ${KERNEL_OPS_NAME} LIBRARY DESTINATION ${KERNEL_MODULE})
+  install(TARGETS kernel_extension LIBRARY DESTINATION ${KERNEL_MODULE})
 endfunction()

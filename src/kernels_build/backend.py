@@ -10,10 +10,13 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterator, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Iterator, List, Mapping, Optional, Union
 
 from .errors import KernelBuildError
 from .progress import progress
+
+if TYPE_CHECKING:
+    from .settings import BuildSettings
 
 ConfigSettings = Optional[Mapping[str, Union[str, List[str]]]]
 
@@ -42,7 +45,31 @@ def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> List
         requires.append(f"torch=={major}.{minor}.*")
     else:
         requires.append("torch")
+    with _user_errors():
+        requires += _cuda_requirements(settings)
     return requires
+
+
+def _cuda_requirements(settings: "BuildSettings") -> List[str]:
+    """nvcc and the CUDA headers from PyPI, when this is a CUDA build that needs them."""
+    from .config import load_build_config
+    from .cuda_pip import build_requirements
+    from .errors import ToolchainError
+    from .toolchain import inspect_torch
+
+    if settings.backend not in (None, "cuda") or settings.cuda_toolchain == "system":
+        return []
+    config = load_build_config(Path(os.getcwd()))
+    if "cuda" not in config.general.backends or not config.kernels_for("cuda"):
+        return []  # nothing to compile with nvcc
+    try:
+        torch = inspect_torch()  # present when [build-system] requires names torch
+    except ToolchainError:
+        torch = None
+    requirements = build_requirements(settings.cuda_toolchain, torch)
+    if requirements:
+        progress(f"CUDA toolchain from PyPI: {' '.join(requirements)}")
+    return requirements
 
 
 get_requires_for_build_editable = get_requires_for_build_wheel
@@ -93,6 +120,7 @@ def build_editable(
 
 def _build(wheel_directory: Path, config_settings: ConfigSettings) -> Path:
     from .assemble import finalize_wheel
+    from .compiler_cache import find_compiler_cache
     from .config import check_layout, load_build_config
     from .driver import build_with_scikit_build
     from .ophook import check_op_namespaces
@@ -107,6 +135,11 @@ def _build(wheel_directory: Path, config_settings: ConfigSettings) -> Path:
     check_op_namespaces(config.python_dir, root=root)
     plan = make_plan(config, settings)
     progress(f"building {config.general.name} variant {plan.variant.name} (ops {plan.ops_name})")
+    launcher = find_compiler_cache(settings.compiler_cache)
+    progress(f"compiler cache: {launcher}" if launcher else "compiler cache: none")
+    if plan.nvcc is not None:
+        major, minor = plan.nvcc.version
+        progress(f"CUDA compiler: nvcc {major}.{minor} at {plan.nvcc.path}")
     if plan.cuda_capabilities:
         for name, caps in plan.cuda_capabilities.items():
             progress(f"kernel.{name}: CUDA archs {' '.join(str(c) for c in caps)}")

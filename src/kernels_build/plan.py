@@ -21,6 +21,7 @@ from .config import BuildConfig, Kernel, Torch, TorchNoarch, TvmFfi
 from .cuda_archs import Capability, effective_capabilities, metadata_archs
 from .errors import ConfigError, ToolchainError
 from .settings import BuildSettings
+from .cuda_pip import select_nvcc
 from .toolchain import Nvcc, TorchInfo, find_nvcc, inspect_torch
 
 #: Backends whose C++/CUDA code this builder can compile on Linux.
@@ -295,11 +296,14 @@ def _cuda_toolchain(
             "with -C kernels.backend=cpu."
         )
     if nvcc is None:
-        nvcc = find_nvcc()
+        view = config.root / ".kernels_build" / f"cuda-pip-{torch.cuda[0]}.{torch.cuda[1]}"
+        nvcc, _ = select_nvcc(settings.cuda_toolchain, torch.cuda, view, torch.site_packages)
     if nvcc is None:
         raise ToolchainError(
             f"no nvcc found (looked at $CUDACXX, $CUDA_HOME/bin, PATH, /usr/local/cuda); torch "
-            f"{torch.version} needs a CUDA {torch.cuda[0]}.x toolkit. Install it or set CUDA_HOME."
+            f"{torch.version} needs a CUDA {torch.cuda[0]}.x toolkit. Install it or set CUDA_HOME, "
+            f"or take nvcc from PyPI: build with build isolation and torch in [build-system] requires, "
+            f"or -C kernels.cuda-toolchain=pip."
         )
     if nvcc.version[0] != torch.cuda[0]:
         raise ToolchainError(

@@ -19,6 +19,7 @@ from typing import Dict, Iterable, List, Mapping, Optional
 
 from kernels.python_depends import PYTHON_DEPENDS_PIP, pip_requirements  # noqa: F401 (re-exported)
 
+from .compiler_cache import find_compiler_cache
 from .config import Torch
 from .cuda_archs import gencode_flags
 from .errors import ConfigError
@@ -315,9 +316,14 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
     if plan.stable_abi is not None:
         major, minor = (tuple(plan.stable_abi) + (0, 0))[:2]
         out.append(f"set(KERNEL_STABLE_ABI_VERSION 0x{(major << 56) | (minor << 48):016x})")
+    launcher = find_compiler_cache(plan.settings.compiler_cache)
+    if launcher is not None:
+        out.append(f"set(KERNEL_COMPILER_LAUNCHER {_q(launcher)})")
     if plan.nvcc is not None:
         out += [
             f"set(CMAKE_CUDA_COMPILER {_q(plan.nvcc.path)})",
+            # FindCUDAToolkit looks here first (not in /usr/local/cuda): the toolkit of this nvcc.
+            f"set(CUDAToolkit_ROOT {_q(plan.nvcc.toolkit_root)})",
             "set(CMAKE_CUDA_ARCHITECTURES OFF)  # per-component -gencode flags instead",
         ]
     if plan.backend == "rocm":
@@ -354,6 +360,8 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
             if kernel.sycl_flags:
                 args.append("  SYCL_FLAGS " + " ".join(_q(f) for f in kernel.sycl_flags))
         out += args + [")"]
+        if uses_ops_name(root, kernel.src):
+            out.append(f"kernel_use_ops_name({_cmake_id(kernel.name)})")
     ext = ["kernel_add_extension("]
     ext.append("  SOURCES " + " ".join(_q(root / s) for s in _compiled(framework.src)))
     if framework.include:
@@ -410,6 +418,22 @@ def _xpu_preamble(plan: BuildPlan) -> List[str]:
         f"set(KERNEL_XPU_LIBRARY_HINTS {_q(torch.library_dir)} {_q(env_root / 'lib')})",
         f"set(KERNEL_XPU_INCLUDE_HINTS {_q(env_root / 'include')})",
     ]
+
+
+def uses_ops_name(root: Path, sources: Iterable[str]) -> bool:
+    """Whether any listed file of a component mentions ``TORCH_EXTENSION_NAME``.
+
+    Only such components get the op-namespace define: it changes with every source edit
+    (the namespace is a source hash), and a changed define recompiles every file that gets
+    it. The registration code in torch-ext/ always gets it (cmake/kernels.cmake).
+    """
+    for source in sources:
+        try:
+            if b"TORCH_EXTENSION_NAME" in (root / source).read_bytes():
+                return True
+        except OSError:
+            continue  # a missing source is reported by CMake with its path
+    return False
 
 
 _HEADER_SUFFIXES = {".h", ".hh", ".hpp", ".hxx", ".cuh", ".inc", ".inl"}

@@ -16,6 +16,10 @@ kernels.policy             KERNELS_BUILD_POLICY             manylinux policy (de
 kernels.cuda-capabilities  KERNELS_BUILD_CUDA_CAPABILITIES  e.g. ``9.0`` or ``8.0;9.0``: replaces the
                                                             default list, narrows explicit ones
 kernels.unique-id          KERNELS_BUILD_UNIQUE_ID          op namespace id (default: source hash)
+kernels.compiler-cache     KERNELS_BUILD_COMPILER_CACHE     ``auto`` (ccache/sccache when on PATH),
+                                                            ``ccache``, ``sccache`` or ``off``
+kernels.cuda-toolchain     KERNELS_BUILD_CUDA_TOOLCHAIN     ``auto``, ``system`` (an installed nvcc)
+                                                            or ``pip`` (nvcc from PyPI packages)
 =========================  ===============================  ==========================================
 """
 
@@ -28,12 +32,17 @@ from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 from kernels.variants import BACKENDS
 
+from .compiler_cache import CHOICES as COMPILER_CACHES
+from .cuda_pip import TOOLCHAINS as CUDA_TOOLCHAINS
 from .errors import ConfigError
 
 ConfigSettings = Mapping[str, Union[str, List[str]]]
 
 _PREFIX = "kernels."
-_KEYS = ("backend", "torch-version", "compliance", "policy", "cuda-capabilities", "unique-id")
+_KEYS = (
+    "backend", "torch-version", "compliance", "policy", "cuda-capabilities", "unique-id",
+    "compiler-cache", "cuda-toolchain",
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,8 @@ class BuildSettings:
     policy: str = "manylinux_2_28"
     cuda_capabilities: Optional[Tuple[str, ...]] = None
     unique_id: Optional[str] = None
+    compiler_cache: str = "auto"
+    cuda_toolchain: str = "auto"
     passthrough: Mapping[str, Union[str, List[str]]] = field(default_factory=dict)
 
     @classmethod
@@ -71,6 +82,8 @@ class BuildSettings:
             policy=_policy(raw.get("policy", "manylinux_2_28")),
             cuda_capabilities=_capabilities(raw.get("cuda-capabilities")),
             unique_id=_unique_id(raw.get("unique-id")),
+            compiler_cache=_choice("compiler-cache", raw.get("compiler-cache", "auto"), COMPILER_CACHES),
+            cuda_toolchain=_choice("cuda-toolchain", raw.get("cuda-toolchain", "auto"), CUDA_TOOLCHAINS),
             passthrough=passthrough,
         )
 

