@@ -112,6 +112,9 @@ def test_generated_cpu_kernel_builds_and_passes_its_tests(tmp_path: Path) -> Non
                  cwd=repo, env={"LOCAL_KERNELS": f"my-org/my-relu={repo}"})
     assert "5 passed" in result.stdout, result.stdout
     run([sys.executable, "example.py"], cwd=repo, env={"LOCAL_KERNELS": f"my-org/my-relu={repo}"})
+    _kernels("fill-card", cwd=repo)
+    card = (repo / "build" / "CARD.md").read_text()
+    assert "{{" not in card and "- `relu`" in card and 'get_kernel("my-org/my-relu", version=1)' in card
     bench = run([*KERNELS, "benchmark", ".", "--iterations", "3", "--warmup", "1"], cwd=repo)
     assert "MyReluBenchmark.base" in bench.stdout and "yes" in bench.stdout  # verified against torch.relu
 
@@ -132,3 +135,10 @@ def test_generated_cuda_kernel_builds(tmp_path: Path) -> None:
     assert any(n.startswith("my_relu/_my_relu_cuda_") and n.endswith(".abi3.so") for n in names)
     _kernels("from-wheel", str(wheel), "-o", ".", cwd=repo)
     _kernels("check", ".", cwd=repo)
+
+
+def test_fill_card_needs_a_built_variant(tmp_path: Path) -> None:
+    init_kernel("org/my-relu", ["cpu"], target=tmp_path / "k", git=False)
+    proc = _kernels("fill-card", cwd=tmp_path / "k", check=False)
+    assert proc.returncode == 1 and len(proc.stdout.strip().splitlines()) == 1
+    assert "no built variant in build/" in proc.stdout

@@ -33,7 +33,7 @@ from ..metadata import Metadata
 from ..upload import UploadResult, upload_tree
 from .requirements import load_config
 
-__all__ = ["ReleaseResult", "release", "STAGING"]
+__all__ = ["ReleaseResult", "release", "fill_card_file", "STAGING"]
 
 #: The release's working directory inside the kernel repository.
 STAGING = ".kernels_release"
@@ -142,10 +142,27 @@ def _fill_card(root: Path, tree: Path, repo_id: str, variant_dir: Path) -> Optio
         (tree / "benchmarks").mkdir(exist_ok=True)
         for script in benchmarks:
             shutil.copy2(script, tree / "benchmarks" / script.name)
+    if not (root / "CARD.md").is_file():
+        return None
+    return fill_card_file(root, tree / "CARD.md", repo_id, variant_dir)
+
+
+def fill_card_file(root: Path, out: Path, repo_id: str, variant_dir: Optional[Path] = None) -> Path:
+    """``kernels fill-card``: ``root/CARD.md`` with its ``{{ }}`` placeholders filled, written
+    to ``out``. Values come from a built variant (``variant_dir``, default: the first
+    ``root/build/<variant>/`` with metadata.json) and ``root/benchmarks/``."""
     template = root / "CARD.md"
     if not template.is_file():
-        return None
+        raise AuthoringError(f"{root}: no CARD.md to fill")
+    if variant_dir is None:
+        built = sorted(p.parent for p in (root / "build").glob("*/metadata.json"))
+        if not built:
+            raise AuthoringError(
+                f"{root}: no built variant in build/ to take the card's values from; run "
+                "`pip wheel --no-build-isolation --no-deps -w dist .` and `kernels from-wheel dist/*.whl -o .` first"
+            )
+        variant_dir = built[0]
     metadata = Metadata.read_from_file(variant_dir / "metadata.json")
-    text = fill_card(template.read_text(), card_values(repo_id, metadata, variant_dir, bool(benchmarks)))
-    (tree / "CARD.md").write_text(text)
-    return tree / "CARD.md"
+    has_benchmark = any((root / "benchmarks").glob("benchmark*.py"))
+    out.write_text(fill_card(template.read_text(), card_values(repo_id, metadata, variant_dir, has_benchmark)))
+    return out

@@ -66,6 +66,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    metavar="KEY=VALUE", help="build setting passed to pip wheel, e.g. kernels.compliance=warn")
     p.set_defaults(handler=_release)
 
+    p = subparsers.add_parser(
+        "fill-card",
+        help="fill the placeholders of CARD.md ({{ name }}, {{ functions }}, ...)",
+        description="Write CARD.md with its placeholders filled from build.toml's repo id and a built variant "
+        "(DIR/build/<variant>/), as `kernels upload` does for the Hub's README.md.",
+    )
+    p.add_argument("path", nargs="?", type=Path, default=Path("."), metavar="DIR", help="kernel repository (default: .)")
+    p.add_argument("out", nargs="?", type=Path, metavar="OUT", help="output file (default: DIR/build/CARD.md)")
+    p.add_argument("--repo-id", help="ORG/NAME (default: [general.hub] repo-id of build.toml)")
+    p.set_defaults(handler=_fill_card)
+
 
 def _init(args: argparse.Namespace) -> int:
     from ..author.scaffold import init_kernel, parse_name
@@ -133,4 +144,18 @@ def _release(args: argparse.Namespace) -> int:
 
     release(args.path, repo_id=args.repo_id, branch=args.branch, dry_run=args.dry_run,
             config_settings=args.config_settings, private=args.private, echo=echo)
+    return 0
+
+
+def _fill_card(args: argparse.Namespace) -> int:
+    from ..author.release import fill_card_file
+    from ..author.requirements import load_config
+    from ..errors import AuthoringError
+
+    config = load_config(args.path)
+    repo_id = args.repo_id or config.general.hub.repo_id
+    if not repo_id:
+        raise AuthoringError(f"{config.path}: no repository: pass --repo-id ORG/NAME or set [general.hub] repo-id")
+    out = args.out or Path(args.path) / "build" / "CARD.md"
+    print(f"wrote {fill_card_file(Path(args.path), out, repo_id)}")
     return 0
