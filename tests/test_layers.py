@@ -443,8 +443,9 @@ def test_no_mapping_without_fallback_is_a_clear_error(toy: Path) -> None:
 def test_kernel_that_cannot_load(tmp_path: Path) -> None:
     model = small_model()
     with use_kernel_mapping({"SiluAndMul": {"cpu": LocalLayerRepository(tmp_path / "missing", layer_name="X")}}):
-        with pytest.raises(FileNotFoundError):
+        with pytest.raises(FileNotFoundError, match="cannot load .*missing.*KernelizeFallback.ALL") as info:
             kernelize(model, mode=Mode.INFERENCE)
+        assert isinstance(info.value, ValueError)
         kernelize(model, mode=Mode.INFERENCE, use_fallback=KernelizeFallback.ALL)
         assert not uses_kernel(model[1])
 

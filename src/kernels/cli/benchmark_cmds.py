@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("target", metavar="REPO_OR_DIR", help="ORG/NAME[@REF] or a local kernel directory")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--version", type=int, help="major version (branch v<N>)")
-    which.add_argument("--revision", help="branch, tag or commit")
+    which.add_argument("--revision", "--branch", dest="revision", help="branch, tag or commit")
     p.add_argument("--warmup", type=int, default=10, help="untimed calls before timing (default 10)")
     p.add_argument("--iterations", type=int, default=100, help="timed calls per workload (default 100)")
     p.add_argument("--device", help="run on this device instead of each benchmark class's own")

@@ -18,7 +18,7 @@ from .decorators import (
     use_kernelized_func,
 )
 from .device import CUDAProperties, Device, ROCMProperties
-from .errors import LayerMappingError, LayerValidationError
+from .errors import LayerLoadError, LayerMappingError, LayerValidationError
 from .kernelize import KernelizeFallback, kernelize
 from .mapping import register_kernel_mapping, use_kernel_mapping
 from .mode import Mode
@@ -36,6 +36,7 @@ __all__ = [
     "Device",
     "FuncRepository",
     "KernelizeFallback",
+    "LayerLoadError",
     "LayerMappingError",
     "LayerRepository",
     "LayerValidationError",

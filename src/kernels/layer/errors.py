@@ -1,6 +1,6 @@
 """Errors of the layers API (mappings, kernel layers, ``kernelize``).
 
-Both derive from :class:`kernels.errors.KernelsError` and from the builtin the contract names,
+All derive from :class:`kernels.errors.KernelsError` and from the builtin the contract names,
 so ``except ValueError`` / ``except TypeError`` written against the upstream runtime still work::
 
     >>> from kernels.layer.errors import LayerMappingError, LayerValidationError
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..errors import KernelsError
 
-__all__ = ["LayerMappingError", "LayerValidationError"]
+__all__ = ["LayerLoadError", "LayerMappingError", "LayerValidationError"]
 
 
 class LayerMappingError(KernelsError, ValueError):
@@ -26,3 +26,14 @@ class LayerValidationError(KernelsError, TypeError):
     """A kernel layer breaks the rules for Hub layers (pure ``nn.Module`` subclass, no
     constructor, no state, ``forward`` compatible with the layer it replaces). The message names
     the layer and the rule."""
+
+
+class LayerLoadError(KernelsError, FileNotFoundError, ValueError):
+    """``kernelize`` could not load a mapped kernel (no variant for this environment, missing
+    files) and ``KernelizeFallback.CANNOT_LOAD`` was not allowed. Both a ``FileNotFoundError``
+    (what loading raised) and a ``ValueError`` (what a refused fallback raises)::
+
+        >>> err = LayerLoadError("cannot load org/act")
+        >>> isinstance(err, FileNotFoundError) and isinstance(err, ValueError)
+        True
+    """

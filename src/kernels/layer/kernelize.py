@@ -18,7 +18,7 @@ import types
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Tuple, Union
 
 from .device import DEVICE_TYPES, device_capability
-from .errors import LayerMappingError
+from .errors import LayerLoadError, LayerMappingError
 from .mapping import current_mapping
 from .mode import Mode, check_kernelize_mode, fallback_order
 from .validate import validate_layer
@@ -211,7 +211,8 @@ def kernelize(model: "nn.Module", *, mode: Mode, device: Union[str, "torch.devic
             layer registered for a mode it cannot serve.
         TypeError: a kernel layer that is not pure (see :mod:`kernels.layer.validate`).
         FileNotFoundError: a kernel without a variant for this environment, unless
-            ``KernelizeFallback.CANNOT_LOAD`` is allowed.
+            ``KernelizeFallback.CANNOT_LOAD`` is allowed (a ``LayerLoadError``, also a
+            ``ValueError``).
 
     Example::
 
@@ -245,7 +246,9 @@ def kernelize(model: "nn.Module", *, mode: Mode, device: Union[str, "torch.devic
                 logger.info("kernelize: %s (%s): %s; keeping its own forward", qualname or "model", layer_name, exc)
                 continue
             if exc.kind is KernelizeFallback.CANNOT_LOAD:
-                raise exc.__cause__ from None  # type: ignore[misc]
+                raise LayerLoadError(
+                    f"kernelize: {exc} (to keep the module's own forward instead, pass "
+                    f"use_fallback=KernelizeFallback.ALL)") from exc.__cause__
             raise LayerMappingError(
                 f"kernelize: {exc} (falling back to the module's own forward is not allowed: "
                 f"use_fallback={use_fallback!r})") from None
