@@ -20,8 +20,10 @@ nvcc and an interpreter with a CUDA torch, ``--python-cuda``, are available), bu
 5. **ours one-line change, fixed id** -- the same with ``-C kernels.unique-id=bench`` (after one
    untimed build that switches the copy to that namespace): only the changed file is compiled.
 
-For 1, 4 and 5 the number of translation units ninja compiled is read from its log
-(``.ninja_log`` in the build directory) and printed next to the time.
+For 1, 4 and 5 the number of translation units ninja compiled, and their compile times added
+up, are read from its log (``.ninja_log`` in the build directory) and printed next to the wall
+time. On a machine with fewer cores than translation units the wall time of a cold build is
+several TUs; with as many cores (relu: two big TUs, two cores) it is one TU, like a rebuild.
 
 Both sides get the same flags where they matter for compile time: ``-O3``, the C++ standard
 our backend picks (C++20 for torch >= 2.12), ``TORCH_EXTENSION_NAME``, ``CPU_KERNEL`` /
@@ -94,10 +96,13 @@ class Result:
     ours_compile: Optional[float] = None  # ninja's part of the cold builds
     theirs_compile: Optional[float] = None
     cold_tus: int = 0  # translation units ninja compiled in our cold build
+    cold_tu_seconds: float = 0.0  # their compile times added up
     ours_edit: float = 0.0  # rebuild after a one-line change to one kernel source
     edit_tus: int = 0
+    edit_tu_seconds: float = 0.0
     ours_edit_fixed_id: float = 0.0  # the same with a fixed op namespace (kernels.unique-id)
     edit_fixed_id_tus: int = 0
+    edit_fixed_id_tu_seconds: float = 0.0
     edited: str = ""  # the source that was changed
 
     def line(self) -> str:
@@ -105,6 +110,8 @@ class Result:
                 f"ours_rebuild={self.ours_rebuild:.1f}s ours_edit={self.ours_edit:.1f}s "
                 f"ours_edit_fixed_id={self.ours_edit_fixed_id:.1f}s "
                 f"tus(cold/edit/edit_fixed_id)={self.cold_tus}/{self.edit_tus}/{self.edit_fixed_id_tus} "
+                f"tu_seconds(cold/edit/edit_fixed_id)={self.cold_tu_seconds:.1f}/{self.edit_tu_seconds:.1f}/"
+                f"{self.edit_fixed_id_tu_seconds:.1f} "
                 f"edited={self.edited}")
         if self.ours_compile is not None and self.theirs_compile is not None:
             text += (f" (ninja compile+link: ours={self.ours_compile:.1f}s theirs={self.theirs_compile:.1f}s;"
@@ -182,22 +189,27 @@ def ninja_span(logs: Sequence[Path]) -> Optional[float]:
     return (max(ends) - min(starts)) / 1000 if starts else None
 
 
-def ninja_entries(project: Path) -> Dict[str, Tuple[str, str]]:
-    """Output -> (mtime, command hash), the newest entry of each output in our build's ninja
-    log. Outputs whose entry changes across a build are the ones ninja built (positions in the
-    log would not do: CMake recompacts it when it regenerates build.ninja)."""
-    entries: Dict[str, Tuple[str, str]] = {}
+Entries = Dict[str, Tuple[str, str, float]]
+
+
+def ninja_entries(project: Path) -> Entries:
+    """Output -> (mtime, command hash, seconds), the newest entry of each output in our build's
+    ninja log. Outputs whose entry changes across a build are the ones ninja built (positions
+    in the log would not do: CMake recompacts it when it regenerates build.ninja)."""
+    entries: Entries = {}
     for log_file in sorted(project.glob(".kernels_build/*/cmake-build/.ninja_log")):
         for line in log_file.read_text().splitlines():
             fields = line.split("\t")
             if len(fields) == 5 and fields[0].isdigit():
-                entries[fields[3]] = (fields[2], fields[4])
+                entries[fields[3]] = (fields[2], fields[4], (int(fields[1]) - int(fields[0])) / 1000)
     return entries
 
 
-def compiled_tus(before: Dict[str, Tuple[str, str]], after: Dict[str, Tuple[str, str]]) -> int:
-    """How many translation units (object files) ninja compiled between the two logs."""
-    return sum(1 for out, entry in after.items() if out.endswith(".o") and before.get(out) != entry)
+def compiled_tus(before: Entries, after: Entries) -> Tuple[int, float]:
+    """How many translation units (object files) ninja compiled between the two logs, and
+    the compile seconds they took together (CPU-bound work, whatever the parallelism)."""
+    built = [e for out, e in after.items() if out.endswith(".o") and before.get(out) != e]
+    return len(built), sum(e[2] for e in built)
 
 
 def edit_one_line(path: Path, n: int) -> None:
@@ -407,7 +419,7 @@ def run_case(case: Case, tmp: Path, jobs: int, verbose: bool) -> Result:
     ours_rebuild = run_timed(cmd, cwd=work, env=env, log_path=work / "ours-rebuild.log",
                              what="ours (rebuild)")
     one_wheel(out_ours, "ours (rebuild)")
-    cold_tus = compiled_tus({}, ninja_entries(ours))
+    cold_tus, cold_tu_seconds = compiled_tus({}, ninja_entries(ours))
 
     edited = case.sources[1] if len(case.sources) > 1 else case.sources[0]  # a kernel source
     log(f"case {case.name}: ours, rebuild after a one-line change to {edited}")
@@ -415,7 +427,7 @@ def run_case(case: Case, tmp: Path, jobs: int, verbose: bool) -> Result:
     edit_one_line(ours / edited, 1)
     ours_edit = run_timed(cmd, cwd=work, env=env, log_path=work / "ours-edit.log", what="ours (one-line change)")
     one_wheel(out_ours, "ours (one-line change)")
-    edit_tus = compiled_tus(before, ninja_entries(ours))
+    edit_tus, edit_tu_seconds = compiled_tus(before, ninja_entries(ours))
 
     log(f"case {case.name}: ours, the same with a fixed op namespace (kernels.unique-id=bench)")
     cmd_fixed = pip_wheel(case.python, ours, out_ours, [f"kernels.backend={case.name}", "kernels.unique-id=bench"])
@@ -425,13 +437,15 @@ def run_case(case: Case, tmp: Path, jobs: int, verbose: bool) -> Result:
     ours_edit_fixed = run_timed(cmd_fixed, cwd=work, env=env, log_path=work / "ours-edit-fixed-id.log",
                                 what="ours (one-line change, fixed id)")
     one_wheel(out_ours, "ours (one-line change, fixed id)")
-    edit_fixed_tus = compiled_tus(before, ninja_entries(ours))
+    edit_fixed_tus, edit_fixed_tu_seconds = compiled_tus(before, ninja_entries(ours))
     if verbose:
         for name in ("ours-cold", "theirs-cold", "ours-rebuild", "ours-edit", "ours-edit-fixed-id"):
             print(f"----- {case.name} {name} -----\n{(work / (name + '.log')).read_text(errors='replace')}")
     return Result(case.name, ours_cold, theirs_cold, ours_rebuild, ours, ours_compile, theirs_compile,
-                  cold_tus=cold_tus, ours_edit=ours_edit, edit_tus=edit_tus,
-                  ours_edit_fixed_id=ours_edit_fixed, edit_fixed_id_tus=edit_fixed_tus, edited=edited)
+                  cold_tus=cold_tus, cold_tu_seconds=cold_tu_seconds, ours_edit=ours_edit,
+                  edit_tus=edit_tus, edit_tu_seconds=edit_tu_seconds, ours_edit_fixed_id=ours_edit_fixed,
+                  edit_fixed_id_tus=edit_fixed_tus, edit_fixed_id_tu_seconds=edit_fixed_tu_seconds,
+                  edited=edited)
 
 
 # ------------------------------------------------------------------------------ --phases
