@@ -87,27 +87,11 @@ def test_example_tests_pass_on_gpu(cuda_tree: Path, tmp_path: Path) -> None:
 def test_kernelize_on_cuda(cuda_tree: Path) -> None:
     import torch
     import torch.nn as nn
-    import torch.nn.functional as F
 
-    from kernels import LocalLayerRepository, Mode, get_local_kernel, kernelize, use_kernel_forward_from_hub
+    from kernels import LocalLayerRepository, Mode, get_local_kernel, kernelize
     from kernels import use_kernel_mapping
 
-    @use_kernel_forward_from_hub("SiluAndMul")
-    class SiluAndMul(nn.Module):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            d = x.shape[-1] // 2
-            return F.silu(x[..., :d]) * x[..., d:]
-
-    @use_kernel_forward_from_hub("RMSNorm")
-    class RMSNorm(nn.Module):
-        def __init__(self, hidden: int, eps: float = 1e-6) -> None:
-            super().__init__()
-            self.weight = nn.Parameter(torch.rand(hidden) + 0.5)
-            self.variance_epsilon = eps
-
-        def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-            rstd = torch.rsqrt(hidden_states.pow(2).mean(-1, keepdim=True) + self.variance_epsilon)
-            return hidden_states * rstd * self.weight
+    from reference_layers import RMSNorm, SiluAndMul
 
     def new_model() -> nn.Module:
         torch.manual_seed(0)

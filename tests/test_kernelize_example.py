@@ -21,7 +21,6 @@ import kernels.testing.fixtures  # noqa: F401  (sets HF_HUB_DISABLE_XET before h
 
 torch = pytest.importorskip("torch")
 import torch.nn as nn  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from conftest import EXAMPLES, build_example_wheel, copy_example  # noqa: E402
 
 from kernels import (  # noqa: E402
@@ -31,7 +30,6 @@ from kernels import (  # noqa: E402
     get_local_kernel,
     kernelize,
     register_kernel_mapping,
-    use_kernel_forward_from_hub,
     use_kernel_mapping,
 )
 from kernels.convert import from_wheel  # noqa: E402
@@ -46,23 +44,7 @@ REPO_ID = "kernels-test/rmsnorm-silu"
 # --------------------------------------------------------------------------- the model
 
 
-@use_kernel_forward_from_hub("SiluAndMul")
-class SiluAndMul(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        d = x.shape[-1] // 2
-        return F.silu(x[..., :d]) * x[..., d:]
-
-
-@use_kernel_forward_from_hub("RMSNorm")
-class RMSNorm(nn.Module):
-    def __init__(self, hidden: int, eps: float = 1e-6) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.rand(hidden) + 0.5)
-        self.variance_epsilon = eps
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        rstd = torch.rsqrt(hidden_states.pow(2).mean(-1, keepdim=True) + self.variance_epsilon)
-        return hidden_states * rstd * self.weight
+from reference_layers import RMSNorm, SiluAndMul  # noqa: E402
 
 
 class MLP(nn.Module):

@@ -56,23 +56,7 @@ TC = Mode.TORCH_COMPILE
 # --------------------------------------------------------------------------- model layers
 
 
-@use_kernel_forward_from_hub("SiluAndMul")
-class SiluAndMul(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        d = x.shape[-1] // 2
-        return F.silu(x[..., :d]) * x[..., d:]
-
-
-@use_kernel_forward_from_hub("RMSNorm")
-class RMSNorm(nn.Module):
-    def __init__(self, hidden: int, eps: float = 1e-6) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.rand(hidden) + 0.5)
-        self.variance_epsilon = eps
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        rstd = torch.rsqrt(hidden_states.pow(2).mean(-1, keepdim=True) + self.variance_epsilon)
-        return hidden_states * rstd * self.weight
+from reference_layers import RMSNorm, SiluAndMul  # noqa: E402
 
 
 def small_model() -> nn.Sequential:
@@ -356,7 +340,7 @@ def test_kernelize_replaces_instance_forward_and_is_reversible(toy: Path, caplog
     with use_kernel_mapping(mapping), caplog.at_level(logging.INFO, logger="kernels"):
         assert kernelize(model, mode=Mode.INFERENCE) is model
     assert uses_kernel(model[1]) and uses_kernel(model[2])
-    assert "forward" not in vars(SiluAndMul) or SiluAndMul.forward.__module__ == __name__  # class untouched
+    assert SiluAndMul.forward.__module__ == SiluAndMul.__module__  # class untouched
     calls(toy).clear()
     torch.testing.assert_close(model(x), expected)
     assert calls(toy) == ["SiluAndMul", "RMSNorm"]
