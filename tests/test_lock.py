@@ -122,6 +122,9 @@ def test_lock_download_and_load(hub_server, relu_on_hub: str, relu_tree: Path, t
     assert variant_dir.parts[-4:] == ("snapshots", relu_on_hub, "build", variant)
     # the hash from the Hub's listing (lock) equals the hash of the downloaded files
     assert local_variant_hash(variant_dir) == entry["variants"][variant]["hash"]
+    result = kernels_cli("download", str(project), "--all-variants")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(variant_dir)]  # this repository has one variant
 
     hub_server.request_log.clear()
     result = python(f"""
