@@ -640,3 +640,12 @@ def test_locked_layer_repository_uses_the_lock_of_the_mapping_package(hub_server
         kernelize(model, mode=Mode.INFERENCE, use_fallback=KernelizeFallback.NO_LAYER)
     assert uses_kernel(model[1])
     sys.modules.pop("mapper", None)
+
+
+def test_local_layer_repository_old_positional_signature(toy: Path) -> None:
+    """Older releases: LocalLayerRepository(repo_path, package_name, layer_name)."""
+    old = LocalLayerRepository(toy, "toy", "SiluAndMul")
+    new = LocalLayerRepository(toy, layer_name="SiluAndMul")
+    assert repr(old) == repr(new)
+    with pytest.raises(TypeError, match="needs layer_name="):
+        LocalLayerRepository(toy)

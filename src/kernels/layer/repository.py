@@ -225,7 +225,12 @@ class LocalLayerRepository(_Repository):
         <LocalLayerRepository activation/build, layer SiluAndMul>
     """
 
-    def __init__(self, repo_path: PathLike, *, layer_name: str, package_name: Optional[str] = None) -> None:
+    def __init__(self, repo_path: PathLike, package_name: Optional[str] = None,
+                 layer_name: Optional[str] = None) -> None:
+        # Older releases took (repo_path, package_name, layer_name) positionally; now only
+        # repo_path and layer_name= matter.
+        if layer_name is None:
+            raise TypeError("LocalLayerRepository needs layer_name=, the class in the kernel's layers module")
         super().__init__(layer_name)
         self._repo_path = Path(repo_path)
 
