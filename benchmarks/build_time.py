@@ -15,14 +15,14 @@ nvcc and an interpreter with a CUDA torch, ``--python-cuda``, are available), bu
 3. **ours rebuild** -- the command of 1. again on the same copy, nothing changed (our backend
    keeps its CMake build directory in ``<copy>/.kernels_build/<variant>/cmake-build``);
 4. **ours one-line change** -- a comment line appended to the kernel source (the first
-   translation unit after the binding), then the command of 1. again: ninja recompiles that
-   file and the registration TU (the op namespace, a hash of the sources, changed), then links;
-5. **ours one-line change, fixed id** -- the same with ``-C kernels.unique-id=bench`` (after one
-   untimed build that switches the copy to that namespace): only the changed file is compiled.
+   translation unit after the binding), then the command of 1. again. The op namespace (a hash
+   of the sources) changes, but only the generated ``kernels_extension_init.cpp`` (Python.h
+   only) is compiled with it, so ninja recompiles the changed file and that glue TU, then links.
 
-For 1, 4 and 5 the number of translation units ninja compiled, and their compile times added
-up, are read from its log (``.ninja_log`` in the build directory) and printed next to the wall
-time. On a machine with fewer cores than translation units the wall time of a cold build is
+For 1 and 4 the translation units ninja compiled, and their compile times added up, are read
+from its log (``.ninja_log`` in the build directory) and printed next to the wall time; the
+kernel's own sources are counted apart from our generated glue (``kernels_extension_init.cpp``,
+``kernels_glibc_compat.c``). On a machine with fewer cores than translation units the wall time of a cold build is
 several TUs; with as many cores (relu: two big TUs, two cores) it is one TU, like a rebuild.
 
 Both sides get the same flags where they matter for compile time: ``-O3``, the C++ standard
@@ -36,7 +36,7 @@ CFLAGS inject (our CMake Release build has no debug info). No compiler cache is 
 
 Output: one line per case, then (last line)::
 
-    ratio cold=<ours_cold/theirs_cold> rebuild=<ours_rebuild/ours_cold> edit=<ours_edit/ours_cold> edit_fixed_id=<ours_edit_fixed_id/ours_cold> edit_tus=<compiled>/<cold compiled> edit_fixed_id_tus=<compiled>/<cold compiled>
+    ratio cold=<ours_cold/theirs_cold> rebuild=<ours_rebuild/ours_cold> edit=<ours_edit/ours_cold> edit_source_tus=<kernel sources compiled>/<kernel sources of the cold build>
 
 The project targets cold <= 1.0 and rebuild <= 0.1; this script only reports them.
 ``--phases`` adds a breakdown of where the rebuild time goes (interpreter start-up, imports,
@@ -54,7 +54,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -63,7 +63,7 @@ EXAMPLE = REPO / "examples" / "relu"
 sys.path.insert(0, str(REPO / "src"))  # the benchmark reads build.toml with our own parser
 
 from kernels_build.config import Torch, load_build_config  # noqa: E402
-from kernels_build.project import REGISTRATION_H  # noqa: E402
+from kernels_build.registration import REGISTRATION_H  # noqa: E402
 
 HEADER_SUFFIXES = {".h", ".hh", ".hpp", ".hxx", ".cuh", ".inc", ".inl"}
 #: Environment that could hide compile work behind a cache or change the toolchain.
@@ -95,24 +95,19 @@ class Result:
     copy: Optional[Path] = None  # our kernel copy, built twice
     ours_compile: Optional[float] = None  # ninja's part of the cold builds
     theirs_compile: Optional[float] = None
-    cold_tus: int = 0  # translation units ninja compiled in our cold build
-    cold_tu_seconds: float = 0.0  # their compile times added up
+    cold: Optional["Compiled"] = None  # what ninja compiled in our cold build
     ours_edit: float = 0.0  # rebuild after a one-line change to one kernel source
-    edit_tus: int = 0
-    edit_tu_seconds: float = 0.0
-    ours_edit_fixed_id: float = 0.0  # the same with a fixed op namespace (kernels.unique-id)
-    edit_fixed_id_tus: int = 0
-    edit_fixed_id_tu_seconds: float = 0.0
+    edit: Optional["Compiled"] = None
     edited: str = ""  # the source that was changed
 
     def line(self) -> str:
+        cold, edit = self.cold or Compiled(), self.edit or Compiled()
         text = (f"case={self.case} ours_cold={self.ours_cold:.1f}s theirs_cold={self.theirs_cold:.1f}s "
                 f"ours_rebuild={self.ours_rebuild:.1f}s ours_edit={self.ours_edit:.1f}s "
-                f"ours_edit_fixed_id={self.ours_edit_fixed_id:.1f}s "
-                f"tus(cold/edit/edit_fixed_id)={self.cold_tus}/{self.edit_tus}/{self.edit_fixed_id_tus} "
-                f"tu_seconds(cold/edit/edit_fixed_id)={self.cold_tu_seconds:.1f}/{self.edit_tu_seconds:.1f}/"
-                f"{self.edit_fixed_id_tu_seconds:.1f} "
-                f"edited={self.edited}")
+                f"edited={self.edited} compiled_after_edit={','.join(edit.names) or '-'} "
+                f"source_tus(cold/edit)={len(cold.sources)}/{len(edit.sources)} "
+                f"glue_tus(cold/edit)={len(cold.glue)}/{len(edit.glue)} "
+                f"tu_seconds(cold/edit)={cold.seconds:.1f}/{edit.seconds:.1f}")
         if self.ours_compile is not None and self.theirs_compile is not None:
             text += (f" (ninja compile+link: ours={self.ours_compile:.1f}s theirs={self.theirs_compile:.1f}s;"
                      f" overhead: ours={self.ours_cold - self.ours_compile:.1f}s"
@@ -205,11 +200,31 @@ def ninja_entries(project: Path) -> Entries:
     return entries
 
 
-def compiled_tus(before: Entries, after: Entries) -> Tuple[int, float]:
-    """How many translation units (object files) ninja compiled between the two logs, and
-    the compile seconds they took together (CPU-bound work, whatever the parallelism)."""
-    built = [e for out, e in after.items() if out.endswith(".o") and before.get(out) != e]
-    return len(built), sum(e[2] for e in built)
+#: Object files of our generated glue, as opposed to the kernel's own sources.
+GLUE_OBJECTS = ("kernels_extension_init.cpp.o", "kernels_glibc_compat.c.o")
+
+
+@dataclass
+class Compiled:
+    """The translation units (object files) ninja compiled between two logs."""
+
+    sources: List[str] = field(default_factory=list)  # the kernel's own sources
+    glue: List[str] = field(default_factory=list)  # our generated TUs
+    seconds: float = 0.0  # compile seconds added up (CPU-bound work, whatever the parallelism)
+
+    @property
+    def names(self) -> List[str]:
+        return [Path(o).name[: -len(".o")] for o in self.sources + self.glue]
+
+
+def compiled_tus(before: Entries, after: Entries) -> Compiled:
+    """What ninja compiled between the two logs ``before`` and ``after``."""
+    result = Compiled()
+    for out, entry in sorted(after.items()):
+        if out.endswith(".o") and before.get(out) != entry:
+            (result.glue if out.endswith(GLUE_OBJECTS) else result.sources).append(out)
+            result.seconds += entry[2]
+    return result
 
 
 def edit_one_line(path: Path, n: int) -> None:
@@ -419,7 +434,7 @@ def run_case(case: Case, tmp: Path, jobs: int, verbose: bool) -> Result:
     ours_rebuild = run_timed(cmd, cwd=work, env=env, log_path=work / "ours-rebuild.log",
                              what="ours (rebuild)")
     one_wheel(out_ours, "ours (rebuild)")
-    cold_tus, cold_tu_seconds = compiled_tus({}, ninja_entries(ours))
+    cold = compiled_tus({}, ninja_entries(ours))
 
     edited = case.sources[1] if len(case.sources) > 1 else case.sources[0]  # a kernel source
     log(f"case {case.name}: ours, rebuild after a one-line change to {edited}")
@@ -427,25 +442,12 @@ def run_case(case: Case, tmp: Path, jobs: int, verbose: bool) -> Result:
     edit_one_line(ours / edited, 1)
     ours_edit = run_timed(cmd, cwd=work, env=env, log_path=work / "ours-edit.log", what="ours (one-line change)")
     one_wheel(out_ours, "ours (one-line change)")
-    edit_tus, edit_tu_seconds = compiled_tus(before, ninja_entries(ours))
-
-    log(f"case {case.name}: ours, the same with a fixed op namespace (kernels.unique-id=bench)")
-    cmd_fixed = pip_wheel(case.python, ours, out_ours, [f"kernels.backend={case.name}", "kernels.unique-id=bench"])
-    run_timed(cmd_fixed, cwd=work, env=env, log_path=work / "ours-switch-id.log", what="ours (switch to a fixed id)")
-    before = ninja_entries(ours)
-    edit_one_line(ours / edited, 2)
-    ours_edit_fixed = run_timed(cmd_fixed, cwd=work, env=env, log_path=work / "ours-edit-fixed-id.log",
-                                what="ours (one-line change, fixed id)")
-    one_wheel(out_ours, "ours (one-line change, fixed id)")
-    edit_fixed_tus, edit_fixed_tu_seconds = compiled_tus(before, ninja_entries(ours))
+    edit = compiled_tus(before, ninja_entries(ours))
     if verbose:
-        for name in ("ours-cold", "theirs-cold", "ours-rebuild", "ours-edit", "ours-edit-fixed-id"):
+        for name in ("ours-cold", "theirs-cold", "ours-rebuild", "ours-edit"):
             print(f"----- {case.name} {name} -----\n{(work / (name + '.log')).read_text(errors='replace')}")
     return Result(case.name, ours_cold, theirs_cold, ours_rebuild, ours, ours_compile, theirs_compile,
-                  cold_tus=cold_tus, cold_tu_seconds=cold_tu_seconds, ours_edit=ours_edit,
-                  edit_tus=edit_tus, edit_tu_seconds=edit_tu_seconds, ours_edit_fixed_id=ours_edit_fixed,
-                  edit_fixed_id_tus=edit_fixed_tus, edit_fixed_id_tu_seconds=edit_fixed_tu_seconds,
-                  edited=edited)
+                  cold=cold, ours_edit=ours_edit, edit=edit, edited=edited)
 
 
 # ------------------------------------------------------------------------------ --phases
@@ -592,8 +594,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=textwrap.dedent("""\
             The last line is `ratio cold=<ours/theirs> rebuild=<rebuild/cold>
-            edit=<one-line change/cold> edit_fixed_id=<the same, fixed id/cold>
-            edit_tus=<TUs compiled/TUs of the cold build> edit_fixed_id_tus=<...>` (3 decimals).
+            edit=<one-line change/cold> edit_source_tus=<kernel sources compiled after the
+            change>/<kernel sources compiled cold>` (3 decimals).
             It uses the cpu case's numbers; when several cases ran, it uses the SUM over the
             cases that ran (sum of ours_cold / sum of theirs_cold, sum of ours_rebuild / sum
             of ours_cold, ...). Project targets: cold <= 1.0, rebuild <= 0.1 (reported, not asserted).
@@ -638,12 +640,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         theirs = sum(r.theirs_cold for r in results)
         rebuild = sum(r.ours_rebuild for r in results)
         edit = sum(r.ours_edit for r in results)
-        edit_fixed = sum(r.ours_edit_fixed_id for r in results)
-        cold_tus = sum(r.cold_tus for r in results)
+        cold_sources = sum(len(r.cold.sources) for r in results if r.cold)
+        edit_sources = sum(len(r.edit.sources) for r in results if r.edit)
         print(f"ratio cold={ours / theirs:.3f} rebuild={rebuild / ours:.3f} edit={edit / ours:.3f} "
-              f"edit_fixed_id={edit_fixed / ours:.3f} "
-              f"edit_tus={sum(r.edit_tus for r in results)}/{cold_tus} "
-              f"edit_fixed_id_tus={sum(r.edit_fixed_id_tus for r in results)}/{cold_tus}", flush=True)
+              f"edit_source_tus={edit_sources}/{cold_sources}", flush=True)
         return 0
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)

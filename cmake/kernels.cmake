@@ -16,11 +16,16 @@
 #   KERNEL_COMPILER_LAUNCHER   ccache or sccache (kernels.compiler-cache), when one is used
 #
 # Incremental rebuilds: the op namespace (KERNEL_OPS_NAME) contains a hash of the sources, so
-# it changes with every edit. Only the translation units that need it see it: the
-# extension's own sources (the torch-ext/ registration code) and components that the
-# generated project marks with kernel_use_ops_name(). The extension target has a fixed name
-# (kernel_extension, output name KERNEL_OPS_NAME), so its object files stay where they are.
-# A one-line change in a kernel source thus recompiles that file and the registration TU.
+# it changes with every edit, and a changed compile definition recompiles every translation
+# unit (TU) that gets it. So few TUs get it (kernels_build/registration.py chooses):
+# - kernel_add_extension(OPS_NAME_AT_LOAD ...): only the generated kernels_extension_init.cpp
+#   (Python.h only, quick to compile); registration.h makes the sources' registrations read
+#   the namespace from it when the extension is loaded;
+# - otherwise the extension's own sources and the components marked with
+#   kernel_use_ops_name().
+# The extension target has a fixed name (kernel_extension, output name KERNEL_OPS_NAME), so its
+# object files stay where they are: a one-line change in a kernel source recompiles that file
+# (and, without OPS_NAME_AT_LOAD, the registration TU), then links.
 
 include_guard(GLOBAL)
 
@@ -40,6 +45,8 @@ find_package(Python 3.9 REQUIRED COMPONENTS Interpreter Development.SABIModule)
 add_library(kernel_torch INTERFACE)
 target_include_directories(kernel_torch SYSTEM INTERFACE ${KERNEL_TORCH_INCLUDE_DIRS})
 target_include_directories(kernel_torch INTERFACE ${KERNEL_GENERATED_DIR} ${KERNEL_SOURCE_INCLUDE_DIRS})
+# Python's headers too: registration.h includes Python.h, and components may include it.
+target_include_directories(kernel_torch SYSTEM INTERFACE ${Python_INCLUDE_DIRS})
 target_compile_definitions(kernel_torch INTERFACE
   _GLIBCXX_USE_CXX11_ABI=${KERNEL_CXX11_ABI}
   Py_LIMITED_API=0x03090000)
@@ -93,12 +100,20 @@ function(kernel_add_component NAME)
   set_property(GLOBAL APPEND PROPERTY KERNEL_COMPONENTS ${NAME})
 endfunction()
 
-# kernel_add_extension(SOURCES ... [INCLUDE ...] [CXX_FLAGS ...] [DEFINITIONS ...] [LIBRARIES ...])
+# kernel_add_extension([OPS_NAME_AT_LOAD] SOURCES ... [INCLUDE ...] [CXX_FLAGS ...]
+#                      [DEFINITIONS ...] [LIBRARIES ...])
 # The Python extension <KERNEL_OPS_NAME>.abi3.so (target kernel_extension): torch bindings
-# plus every component.
+# plus every component. OPS_NAME_AT_LOAD: the op namespace and PyInit come from the generated
+# kernels_extension_init.cpp, the only TU that gets TORCH_EXTENSION_NAME.
 function(kernel_add_extension)
-  cmake_parse_arguments(ARG "" "" "SOURCES;INCLUDE;CXX_FLAGS;DEFINITIONS;LIBRARIES" ${ARGN})
+  cmake_parse_arguments(ARG "OPS_NAME_AT_LOAD" "" "SOURCES;INCLUDE;CXX_FLAGS;DEFINITIONS;LIBRARIES" ${ARGN})
   set(sources ${ARG_SOURCES})
+  if(ARG_OPS_NAME_AT_LOAD)
+    set(init "${KERNEL_GENERATED_DIR}/kernels_extension_init.cpp")
+    set_source_files_properties("${init}" PROPERTIES
+      COMPILE_DEFINITIONS "TORCH_EXTENSION_NAME=${KERNEL_OPS_NAME}")
+    list(APPEND sources "${init}")
+  endif()
   if(KERNEL_GLIBC_COMPAT)
     list(APPEND sources "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/kernels_glibc_compat.c")
   endif()
@@ -117,7 +132,9 @@ function(kernel_add_extension)
   if(KERNEL_HAVE_NO_GNU_UNIQUE)
     target_compile_options(kernel_extension PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-fno-gnu-unique>)
   endif()
-  kernel_use_ops_name(kernel_extension)
+  if(NOT ARG_OPS_NAME_AT_LOAD)
+    kernel_use_ops_name(kernel_extension)
+  endif()
   set_target_properties(kernel_extension PROPERTIES
     OUTPUT_NAME ${KERNEL_OPS_NAME}
     CXX_VISIBILITY_PRESET hidden

