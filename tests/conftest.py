@@ -9,7 +9,9 @@ Helpers (import them with ``from conftest import ...``):
 
 - :func:`copy_example` copies ``examples/<name>`` into a temporary directory;
 - :func:`run` runs a command, captures its output and shows it when the command fails;
-- :func:`pip_wheel` builds one kernel repository with ``pip wheel --no-build-isolation``.
+- :func:`pip_wheel` builds one kernel repository with ``pip wheel --no-build-isolation``;
+- :data:`GPU_MARKS` (a test module's ``pytestmark``) and :func:`run_on_gpu_host`, for the
+  tests that run on the GPU machine.
 """
 
 from __future__ import annotations
@@ -87,6 +89,37 @@ def run(
             f"(in {cwd})\n--- output (last 15000 characters) ---\n{result.stdout[-15000:]}"
         )
     return result
+
+
+def cuda_available() -> bool:
+    """An NVIDIA GPU, a CUDA torch and nvcc: what the ``gpu`` tests need."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available() and shutil.which("nvcc") is not None
+
+
+#: ``pytestmark`` of the GPU test modules: marked ``gpu``, skipped without a GPU.
+GPU_MARKS = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not cuda_available(), reason="needs an NVIDIA GPU, nvcc and a CUDA torch"),
+]
+
+
+def run_on_gpu_host(
+    cmd: Sequence[StrPath],
+    cwd: Optional[StrPath] = None,
+    env: Optional[Mapping[str, str]] = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> subprocess.CompletedProcess:
+    """Like :func:`run`, but the environment is inherited whole (``env`` adds overrides):
+    on the GPU machine ``PYTHONPATH`` carries the test dependencies. stdout and stderr are
+    kept apart."""
+    proc = subprocess.run([str(c) for c in cmd], cwd=None if cwd is None else str(cwd), capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=timeout)
+    assert proc.returncode == 0, f"{_show(cmd)} failed:\n{proc.stdout[-8000:]}\n{proc.stderr[-8000:]}"
+    return proc
 
 
 def pip_wheel(

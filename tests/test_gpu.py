@@ -10,48 +10,30 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import GPU_MARKS, run_on_gpu_host
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _cuda_available() -> bool:
-    try:
-        import torch
-    except ImportError:
-        return False
-    return torch.cuda.is_available() and shutil.which("nvcc") is not None
-
-
-pytestmark = [
-    pytest.mark.gpu,
-    pytest.mark.skipif(not _cuda_available(), reason="needs an NVIDIA GPU, nvcc and a CUDA torch"),
-]
-
-
-def _run(cmd, **kwargs) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
-    assert proc.returncode == 0, f"{cmd} failed:\n{proc.stdout[-8000:]}\n{proc.stderr[-8000:]}"
-    return proc
+pytestmark = GPU_MARKS
 
 
 def _build_and_test(example: str, tmp_path: Path, *extra: str) -> str:
     src = tmp_path / example
     shutil.copytree(ROOT / "examples" / example, src, ignore=shutil.ignore_patterns(".kernels_build", "__pycache__"))
     env = {**os.environ, "KERNELS_BUILD_COMPLIANCE": os.environ.get("KERNELS_BUILD_COMPLIANCE", "warn")}
-    build = _run(
+    build = run_on_gpu_host(
         [sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-w", str(tmp_path / "dist"),
          str(src), *extra],
         env=env,
     )
     (wheel,) = list((tmp_path / "dist").glob("*.whl"))
-    _run([sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(tmp_path / "site"), str(wheel)])
+    run_on_gpu_host([sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(tmp_path / "site"), str(wheel)])
     pythonpath = os.pathsep.join([str(tmp_path / "site"), os.environ.get("PYTHONPATH", "")])
-    result = _run(
+    result = run_on_gpu_host(
         [sys.executable, "-m", "pytest", str(src / "tests"), "-m", "kernels_ci", "-p", "no:cacheprovider", "-v", "-rs"],
         env={**os.environ, "PYTHONPATH": pythonpath},
         cwd=tmp_path,

@@ -13,59 +13,39 @@ tests/test_gpu.py), converted with ``kernels from-wheel`` and tested through
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import GPU_MARKS, run_on_gpu_host
+
 REPO = "my-org/my-relu"
-
-
-def _cuda_available() -> bool:
-    try:
-        import torch
-    except ImportError:
-        return False
-    return torch.cuda.is_available() and shutil.which("nvcc") is not None
-
-
-pytestmark = [
-    pytest.mark.gpu,
-    pytest.mark.skipif(not _cuda_available(), reason="needs an NVIDIA GPU, nvcc and a CUDA torch"),
-]
-
-
-def _run(cmd, cwd: Path, env=None) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
-    assert proc.returncode == 0, f"{cmd} failed:\n{proc.stdout[-8000:]}\n{proc.stderr[-8000:]}"
-    return proc
+pytestmark = GPU_MARKS
 
 
 def test_generated_cuda_kernel_builds_and_passes_its_tests_on_the_gpu(tmp_path: Path) -> None:
     import torch
 
     kernels = [sys.executable, "-m", "kernels.cli"]
-    _run([*kernels, "init", "--name", REPO, "--backends", "cpu", "cuda", "--no-git", "my-relu"], cwd=tmp_path)
+    run_on_gpu_host([*kernels, "init", "--name", REPO, "--backends", "cpu", "cuda", "--no-git", "my-relu"], cwd=tmp_path)
     repo = tmp_path / "my-relu"
     major, minor = torch.cuda.get_device_capability()
-    _run([sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "--no-index", "-w", "dist",
-          "-C", f"kernels.cuda-capabilities={major}.{minor}", "."],
-         cwd=repo, env={"KERNELS_BUILD_COMPLIANCE": os.environ.get("KERNELS_BUILD_COMPLIANCE", "warn")})
+    run_on_gpu_host([sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "--no-index", "-w", "dist",
+                     "-C", f"kernels.cuda-capabilities={major}.{minor}", "."],
+                    cwd=repo, env={"KERNELS_BUILD_COMPLIANCE": os.environ.get("KERNELS_BUILD_COMPLIANCE", "warn")})
     (wheel,) = list((repo / "dist").glob("*.whl"))
     assert "cu1" in wheel.name, wheel.name
-    _run([*kernels, "from-wheel", wheel, "-o", "."], cwd=repo)
+    run_on_gpu_host([*kernels, "from-wheel", wheel, "-o", "."], cwd=repo)
     local = {"LOCAL_KERNELS": f"{REPO}={repo}"}
-    result = _run([sys.executable, "-m", "pytest", "tests", "-m", "kernels_ci", "-p", "no:cacheprovider", "-v"],
-                  cwd=repo, env=local)
+    result = run_on_gpu_host([sys.executable, "-m", "pytest", "tests", "-m", "kernels_ci", "-p", "no:cacheprovider", "-v"],
+                             cwd=repo, env=local)
     print(result.stdout[-4000:])
     assert "5 passed" in result.stdout
-    device = _run([sys.executable, "-c",
-                   f"from kernels import get_kernel; print(get_kernel('{REPO}', version=1).__name__)"],
-                  cwd=repo, env=local).stdout
+    device = run_on_gpu_host([sys.executable, "-c",
+                              f"from kernels import get_kernel; print(get_kernel('{REPO}', version=1).__name__)"],
+                             cwd=repo, env=local).stdout
     assert "_my_relu_cuda_" in device  # the CUDA build was loaded, so the tests ran on the GPU
-    bench = _run([*kernels, "benchmark", ".", "--iterations", "5", "--warmup", "2"], cwd=repo, env=local)
+    bench = run_on_gpu_host([*kernels, "benchmark", ".", "--iterations", "5", "--warmup", "2"], cwd=repo, env=local)
     print(bench.stdout[-2000:])
     assert "MyReluBenchmark.base" in bench.stdout

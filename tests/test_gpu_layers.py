@@ -15,29 +15,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import GPU_MARKS, run_on_gpu_host
+
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 REPO_ID = "kernels-test/rmsnorm-silu"
-
-
-def _cuda_available() -> bool:
-    try:
-        import torch
-    except ImportError:
-        return False
-    return torch.cuda.is_available() and shutil.which("nvcc") is not None
-
-
-pytestmark = [
-    pytest.mark.gpu,
-    pytest.mark.skipif(not _cuda_available(), reason="needs an NVIDIA GPU, nvcc and a CUDA torch"),
-]
+pytestmark = GPU_MARKS
 
 
 def _env(**extra: str) -> dict:
@@ -47,12 +35,6 @@ def _env(**extra: str) -> dict:
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.update(extra)
     return env
-
-
-def _run(cmd, **kwargs) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kwargs)
-    assert proc.returncode == 0, f"{cmd} failed:\n{proc.stdout[-8000:]}\n{proc.stderr[-8000:]}"
-    return proc
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +49,7 @@ def cuda_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(ROOT / "examples" / "rmsnorm-silu", src,
                     ignore=shutil.ignore_patterns(".kernels_build", "__pycache__", "build", "dist"))
     major, minor = torch.cuda.get_device_capability()
-    _run([sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-w", base / "dist", src,
+    run_on_gpu_host([sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-w", base / "dist", src,
           "-C", f"kernels.cuda-capabilities={major}.{minor}"], env=_env(), timeout=1800)
     (wheel,) = list((base / "dist").glob("*.whl"))
     assert "cu1" in wheel.name, wheel.name
@@ -78,7 +60,7 @@ def cuda_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_example_tests_pass_on_gpu(cuda_tree: Path, tmp_path: Path) -> None:
-    proc = _run([sys.executable, "-m", "pytest", ROOT / "examples" / "rmsnorm-silu" / "tests", "-m", "kernels_ci",
+    proc = run_on_gpu_host([sys.executable, "-m", "pytest", ROOT / "examples" / "rmsnorm-silu" / "tests", "-m", "kernels_ci",
                  "-p", "no:cacheprovider", "-v"],
                 env=_env(LOCAL_KERNELS=f"{REPO_ID}={cuda_tree}"), cwd=tmp_path, timeout=900)
     assert " PASSED" in proc.stdout and " FAILED" not in proc.stdout, proc.stdout
@@ -137,7 +119,7 @@ def test_kernelize_on_cuda(cuda_tree: Path) -> None:
 
 def test_benchmark_on_cuda(cuda_tree: Path, tmp_path: Path) -> None:
     plot = tmp_path / "bench.svg"
-    proc = _run([sys.executable, "-m", "kernels.cli", "benchmark", cuda_tree, "--device", "cuda",
+    proc = run_on_gpu_host([sys.executable, "-m", "kernels.cli", "benchmark", cuda_tree, "--device", "cuda",
                  "--iterations", "50", "--warmup", "5", "--json", "--plot", plot], env=_env(), timeout=900)
     data = json.loads(proc.stdout)
     print(json.dumps(data, indent=2))
