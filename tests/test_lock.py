@@ -269,6 +269,24 @@ def test_variant_tree_hash_is_order_independent() -> None:
     assert variant_tree_hash(a) != variant_tree_hash([("a.py", "01" * 20), ("lib/x.so", "ab" * 32)])
 
 
+def test_local_hash_takes_file_kinds_from_the_listing(tmp_path: Path) -> None:
+    """Without cache links the Hub's listing says which files are LFS; the guess (binaries
+    and big files) is the last resort."""
+    import hashlib
+
+    variant = tmp_path / "variant"
+    variant.mkdir()
+    (variant / "weights.txt").write_text("text stored with LFS\n")
+    (variant / "__init__.py").write_text("x = 1\n")
+    blob = lambda data: hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()  # noqa: E731
+    sha256 = lambda data: hashlib.sha256(data).hexdigest()  # noqa: E731
+    text, init = (variant / "weights.txt").read_bytes(), (variant / "__init__.py").read_bytes()
+    guessed = variant_tree_hash([("weights.txt", blob(text)), ("__init__.py", blob(init))])
+    listed = variant_tree_hash([("weights.txt", sha256(text)), ("__init__.py", blob(init))])
+    assert local_variant_hash(variant) == guessed
+    assert local_variant_hash(variant, lfs_files={"weights.txt"}) == listed
+
+
 def test_our_backend_puts_kernels_lock_into_dist_info(tmp_path: Path) -> None:
     """A kernel that locks the kernels it uses carries kernels.lock in its wheel's metadata."""
     import zipfile

@@ -27,7 +27,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 __all__ = [
     "HASH_TYPE",
@@ -99,23 +99,29 @@ def _etag(path: Path) -> Optional[str]:
     return name if _SHA1_HEX.match(name) or _SHA256_HEX.match(name) else None
 
 
-def _object_id(path: Path, etag: Optional[str]) -> str:
-    """The content's object id, of the kind ``etag`` says (or, without one, the kind the Hub
-    would most likely have chosen: LFS for binaries and big files)."""
+def _object_id(path: Path, etag: Optional[str], is_lfs: Optional[bool] = None) -> str:
+    """The content's object id, of the kind ``etag`` says, else ``is_lfs`` says, else the
+    kind the Hub would most likely have chosen: LFS for binaries and big files."""
     if etag is not None:
-        return _sha256(path) if len(etag) == 64 else git_blob_sha1(path)
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        binary = b"\x00" in fh.read(8192)
-    return _sha256(path) if binary or size > _LFS_SIZE else git_blob_sha1(path)
+        is_lfs = len(etag) == 64
+    if is_lfs is None:
+        with open(path, "rb") as fh:
+            is_lfs = b"\x00" in fh.read(8192) or path.stat().st_size > _LFS_SIZE
+    return _sha256(path) if is_lfs else git_blob_sha1(path)
 
 
-def local_variant_hash(variant_dir: Path) -> str:
-    """The lock hash of the variant as it lies on disk (every file hashed)."""
+def local_variant_hash(variant_dir: Path, lfs_files: Optional[Set[str]] = None) -> str:
+    """The lock hash of the variant as it lies on disk (every file hashed).
+
+    Whether a file is LFS (sha256) or a regular git file (blob sha1) is read from the blob
+    its cache link points to; else from ``lfs_files`` (relative paths of the variant's LFS
+    files, from the Hub's listing of the commit, :func:`kernels.hub.cached_tree`); else
+    guessed: LFS for binaries and big files.
+    """
     pairs = []
     for rel in variant_files(variant_dir):
         path = variant_dir / rel
-        pairs.append((rel, _object_id(path, _etag(path))))
+        pairs.append((rel, _object_id(path, _etag(path), None if lfs_files is None else rel in lfs_files)))
     return variant_tree_hash(pairs)
 
 
