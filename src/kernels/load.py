@@ -293,7 +293,7 @@ def get_kernel_variants(
     _check_version_args(repo_id, version, revision)
     local = _local_override(repo_id)
     if local is not None:
-        return _local_decisions(local, backend)[1]
+        return local_variant_decisions(local, backend)[1]
     env = _environment()
     if hub.offline():
         snapshot, names = _cached_names(repo_id, revision if revision is not None else f"v{version}")
@@ -526,7 +526,9 @@ def _newer_version_hint(repo_id: str, version: int, env: Environment, backend: O
 # --------------------------------------------------------------------------- local trees
 
 
-def _local_decisions(path: Path, backend: Optional[str]) -> Tuple[Path, list]:
+def local_variant_decisions(path: Path, backend: Optional[str]) -> Tuple[Path, list]:
+    """The ``build/`` directory of a local kernel (repo root or ``build/``) and the verdict on
+    each of its variants for this environment (variants without metadata.json are rejected)."""
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: no such kernel directory")
     build, dirs = variant_dirs(path)
@@ -542,7 +544,7 @@ def _select_local(path: Path, backend: Optional[str]) -> Tuple[Path, Metadata, O
     if (path / METADATA_FILENAME).is_file():
         _warn_if_rejected(path, backend)
         return path, read_metadata(path), None
-    build, decisions = _local_decisions(path, backend)
+    build, decisions = local_variant_decisions(path, backend)
     best = best_variant(decisions)
     if best is None:
         raise NoCompatibleVariantError(

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "declares (torch x toolkit x platform, within build.toml's bounds). The variant that "
         "`pip wheel --no-build-isolation .` builds in this environment is marked with '*'.",
     )
-    p.add_argument("path", nargs="?", type=Path, default=Path("."), metavar="DIR", help="kernel repository (default: .)")
+    _add_kernel_dir(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=_list_variants)
 
@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "required variant. --format github prints {\"include\": [...]} for a GitHub Actions matrix "
         "(see examples/ci/build-kernel.yml).",
     )
-    p.add_argument("path", nargs="?", type=Path, default=Path("."), metavar="DIR", help="kernel repository (default: .)")
+    _add_kernel_dir(p)
     p.add_argument("--format", choices=("github", "json"), default="github", help="default: github")
     p.add_argument("--os", choices=("linux", "darwin"), help="only the combinations built on this OS")
     p.add_argument("--backends", nargs="+", metavar="BACKEND", help="only these backends")
@@ -57,9 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "[3/5] kernels check -> [4/5] fill CARD.md -> [5/5] kernels upload. --dry-run does all but the "
         "upload and prints what would be uploaded. Work files: DIR/.kernels_release/.",
     )
-    p.add_argument("path", nargs="?", type=Path, default=Path("."), metavar="DIR", help="kernel repository (default: .)")
+    _add_kernel_dir(p)
     p.add_argument("--dry-run", action="store_true", help="do everything but the upload")
-    p.add_argument("--repo-id", help="ORG/NAME (default: [general.hub] repo-id of build.toml)")
+    _add_repo_id(p)
     p.add_argument("--branch", help="branch (default: [general.hub] branch, else v<version>)")
     p.add_argument("--private", action="store_true", help="create the repository as private")
     p.add_argument("-C", "--config-setting", dest="config_settings", action="append", default=[],
@@ -72,10 +72,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Write CARD.md with its placeholders filled from build.toml's repo id and a built variant "
         "(DIR/build/<variant>/), as `kernels upload` does for the Hub's README.md.",
     )
-    p.add_argument("path", nargs="?", type=Path, default=Path("."), metavar="DIR", help="kernel repository (default: .)")
+    _add_kernel_dir(p)
     p.add_argument("out", nargs="?", type=Path, metavar="OUT", help="output file (default: DIR/build/CARD.md)")
-    p.add_argument("--repo-id", help="ORG/NAME (default: [general.hub] repo-id of build.toml)")
+    _add_repo_id(p)
     p.set_defaults(handler=_fill_card)
+
+
+def _add_kernel_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", nargs="?", type=Path, default=Path("."), metavar="DIR",
+                        help="kernel repository (default: .)")
+
+
+def _add_repo_id(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repo-id", help="ORG/NAME (default: [general.hub] repo-id of build.toml)")
 
 
 def _init(args: argparse.Namespace) -> int:

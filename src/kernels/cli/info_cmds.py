@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
-from typing import Any, Dict, List, Optional
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,6 +58,8 @@ def _versions(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from ..info import kernel_info
+
     info = kernel_info(args.kernel, version=args.version, revision=args.revision, backend=args.backend)
     if args.json:
         print(json.dumps(info, indent=2))
@@ -84,41 +84,3 @@ def _info(args: argparse.Namespace) -> int:
     if info.get("selected"):
         print(f"selected:  {info['selected']}")
     return 0
-
-
-def kernel_info(kernel: str, *, version: Optional[int] = None, revision: Optional[str] = None,
-                backend: Optional[str] = None) -> Dict[str, Any]:
-    """Metadata, backends and variant verdicts of a Hub or local kernel, as plain data."""
-    from .. import hub, load
-    from ..metadata import METADATA_FILENAME, Metadata
-    from ..selection import VariantAccepted, best_variant
-
-    path = Path(kernel)
-    info: Dict[str, Any] = {"kernel": kernel}
-    if path.exists():
-        build, decisions = load._local_decisions(path, backend)
-        best = best_variant(decisions)
-        meta = Metadata.read_from_file(build / best.name / METADATA_FILENAME) if best else None
-    else:
-        rev = hub.resolve_revision(kernel, version=version, revision=revision)
-        info["revision"] = rev
-        info["commit"] = hub.commit_of(kernel, rev)
-        decisions = load.get_kernel_variants(kernel, revision=info["commit"], backend=backend)
-        best = best_variant(decisions)
-        meta = (Metadata.read_from_file(hub.download_variant_file(kernel, info["commit"], best.name))
-                if best else None)
-    info["metadata"] = meta.to_dict() if meta else None
-    info["selected"] = best.name if best else None
-    info["variants"] = [{"name": d.variant_str, "accepted": isinstance(d, VariantAccepted),
-                         "reason": None if isinstance(d, VariantAccepted) else d.reason} for d in decisions]
-    info["backends"] = _backends([d.variant for d in decisions])
-    return info
-
-
-def _backends(variants: List[Any]) -> List[str]:
-    found = set()
-    for variant in variants:
-        if isinstance(variant, str):
-            continue
-        found.add(variant.backend if variant.is_noarch else variant.compute)
-    return sorted(found)

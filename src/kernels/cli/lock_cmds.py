@@ -55,6 +55,7 @@ def _lock(args: argparse.Namespace) -> int:
 def _download(args: argparse.Namespace) -> int:
     from ..lock import download_locked
 
+    _log_to_stderr()  # "<repo>@<commit>" as each kernel starts
     for variant_dir in download_locked(args.project, all_variants=args.all_variants):
         print(variant_dir)
     return 0
