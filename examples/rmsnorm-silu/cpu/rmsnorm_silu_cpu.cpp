@@ -4,23 +4,8 @@
 
 #include "torch_binding.h"
 
-namespace {
-
-void check_silu_and_mul(torch::Tensor const &out, torch::Tensor const &input) {
-  TORCH_CHECK(input.device().is_cpu() && out.device().is_cpu(), "silu_and_mul: CPU tensors expected");
-  TORCH_CHECK(input.is_contiguous() && out.is_contiguous(), "silu_and_mul: tensors must be contiguous");
-  TORCH_CHECK(input.dim() >= 1 && input.size(-1) % 2 == 0,
-              "silu_and_mul: the last dimension of input must be even");
-  TORCH_CHECK(out.dim() == input.dim() && out.size(-1) * 2 == input.size(-1) &&
-                  out.numel() * 2 == input.numel(),
-              "silu_and_mul: out must have input's shape with the last dimension halved");
-  TORCH_CHECK(out.scalar_type() == input.scalar_type(), "silu_and_mul: dtypes must match");
-}
-
-}  // namespace
-
 void silu_and_mul(torch::Tensor &out, torch::Tensor const &input) {
-  check_silu_and_mul(out, input);
+  check_silu_and_mul_args(out, input, c10::kCPU);
   int64_t d = input.size(-1) / 2;
   int64_t rows = d == 0 ? 0 : out.numel() / d;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::ScalarType::Half, at::ScalarType::BFloat16, input.scalar_type(),
@@ -38,14 +23,7 @@ void silu_and_mul(torch::Tensor &out, torch::Tensor const &input) {
 }
 
 void rms_norm(torch::Tensor &out, torch::Tensor const &input, torch::Tensor const &weight, double eps) {
-  TORCH_CHECK(input.device().is_cpu() && out.device().is_cpu() && weight.device().is_cpu(),
-              "rms_norm: CPU tensors expected");
-  TORCH_CHECK(input.is_contiguous() && out.is_contiguous() && weight.is_contiguous(),
-              "rms_norm: tensors must be contiguous");
-  TORCH_CHECK(input.dim() >= 1 && out.sizes() == input.sizes(), "rms_norm: out must have input's shape");
-  TORCH_CHECK(weight.numel() == input.size(-1), "rms_norm: weight must have input.size(-1) elements");
-  TORCH_CHECK(out.scalar_type() == input.scalar_type() && weight.scalar_type() == input.scalar_type(),
-              "rms_norm: dtypes must match");
+  check_rms_norm_args(out, input, weight, c10::kCPU);
   int64_t n = input.size(-1);
   int64_t rows = n == 0 ? 0 : input.numel() / n;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::ScalarType::Half, at::ScalarType::BFloat16, input.scalar_type(),

@@ -46,13 +46,7 @@ __global__ void rms_norm_kernel(scalar_t *__restrict__ out, scalar_t const *__re
 }  // namespace
 
 void silu_and_mul(torch::Tensor &out, torch::Tensor const &input) {
-  TORCH_CHECK(input.device().is_cuda() && out.device().is_cuda(), "silu_and_mul: CUDA tensors expected");
-  TORCH_CHECK(input.is_contiguous() && out.is_contiguous(), "silu_and_mul: tensors must be contiguous");
-  TORCH_CHECK(input.dim() >= 1 && input.size(-1) % 2 == 0,
-              "silu_and_mul: the last dimension of input must be even");
-  TORCH_CHECK(out.size(-1) * 2 == input.size(-1) && out.numel() * 2 == input.numel(),
-              "silu_and_mul: out must have input's shape with the last dimension halved");
-  TORCH_CHECK(out.scalar_type() == input.scalar_type(), "silu_and_mul: dtypes must match");
+  check_silu_and_mul_args(out, input, c10::kCUDA);
   int64_t d = input.size(-1) / 2;
   if (d == 0 || out.numel() == 0) return;
   int64_t rows = out.numel() / d;
@@ -69,14 +63,7 @@ void silu_and_mul(torch::Tensor &out, torch::Tensor const &input) {
 }
 
 void rms_norm(torch::Tensor &out, torch::Tensor const &input, torch::Tensor const &weight, double eps) {
-  TORCH_CHECK(input.device().is_cuda() && out.device().is_cuda() && weight.device().is_cuda(),
-              "rms_norm: CUDA tensors expected");
-  TORCH_CHECK(input.is_contiguous() && out.is_contiguous() && weight.is_contiguous(),
-              "rms_norm: tensors must be contiguous");
-  TORCH_CHECK(input.dim() >= 1 && out.sizes() == input.sizes(), "rms_norm: out must have input's shape");
-  TORCH_CHECK(weight.numel() == input.size(-1), "rms_norm: weight must have input.size(-1) elements");
-  TORCH_CHECK(out.scalar_type() == input.scalar_type() && weight.scalar_type() == input.scalar_type(),
-              "rms_norm: dtypes must match");
+  check_rms_norm_args(out, input, weight, c10::kCUDA);
   int64_t n = input.size(-1);
   if (n == 0 || input.numel() == 0) return;
   int64_t rows = input.numel() / n;
