@@ -20,9 +20,13 @@ import pytest
 
 from conftest import only_wheel, pip_wheel, run
 
+import kernels.testing.fixtures  # noqa: F401  (sets HF_HUB_DISABLE_XET before huggingface_hub)
+
 from kernels.author.scaffold import init_kernel, parse_name
 from kernels.errors import AuthoringError
 from kernels_build.config import check_layout, load_build_config
+
+pytest_plugins = ["kernels.testing.fixtures"]
 
 KERNELS = [sys.executable, "-m", "kernels.cli"]
 CUDA_PYTHON = os.environ.get("KERNELS_TEST_CUDA_PYTHON")
@@ -97,6 +101,23 @@ def test_cli_default_directory_and_backends_before_dir(tmp_path: Path) -> None:
     assert config.general.backends == ("cpu", "cuda") and config.general.license == "MIT"
     if shutil.which("git"):
         assert (tmp_path / "somewhere" / ".git").is_dir()
+
+
+def test_owner_comes_from_the_hub_account_when_omitted(hub_server, tmp_path: Path) -> None:
+    """``--name NAME`` or only ``DIR``: the owner is the token's Hub user (whoami, answered by
+    the local Hub server); without a usable token, one clear error and nothing written."""
+    _kernels("init", "--name", "My_Relu", "--backends", "cpu", "--no-git", cwd=tmp_path)
+    assert load_build_config(tmp_path / "my-relu").general.hub.repo_id == f"{hub_server.user}/my-relu"
+    _kernels("init", "--backends", "cpu", "--no-git", "fast-gelu", cwd=tmp_path)
+    assert load_build_config(tmp_path / "fast-gelu").general.hub.repo_id == f"{hub_server.user}/fast-gelu"
+
+    no_token = {"HF_TOKEN": "", "HF_HOME": str(tmp_path / "empty-hf-home")}
+    proc = run([*KERNELS, "init", "--name", "other", "--no-git"], cwd=tmp_path, env=no_token, check=False)
+    lines = proc.stdout.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stdout
+    assert lines[0].startswith("kernels init: error: --name other has no owner and the Hub could not say who you are")
+    assert lines[0].endswith("pass --name ORG/other, or log in with `hf auth login`")
+    assert not (tmp_path / "other").exists()
 
 
 @pytest.mark.slow

@@ -28,7 +28,7 @@ from .. import __version__
 from ..errors import AuthoringError
 from ..variants import BACKENDS
 
-__all__ = ["KernelName", "parse_name", "default_backends", "init_kernel", "build_toml"]
+__all__ = ["KernelName", "parse_name", "resolve_name", "default_backends", "init_kernel", "build_toml"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -67,6 +67,32 @@ def parse_name(text: str) -> KernelName:
         )
     module = name.replace("-", "_")
     return KernelName(f"{org}/{name}", name, module, "".join(p.capitalize() for p in name.split("-")))
+
+
+def resolve_name(name: Optional[str], target: Optional[Union[str, Path]] = None) -> KernelName:
+    """The kernel's names from ``--name`` and the target directory, as ``kernel-builder init``:
+    ``ORG/NAME`` as given; ``NAME`` alone, or no name (then the target directory's name), takes
+    the owner from the Hub account of the current token (``whoami``)."""
+    if name is not None and "/" in name:
+        return parse_name(name)
+    repo = name if name is not None else (Path(target).resolve().name if target is not None else None)
+    if not repo:
+        raise AuthoringError("give the kernel a name: --name ORG/NAME (or NAME, or a target DIR)")
+    return parse_name(f"{hub_user(repo)}/{repo}")
+
+
+def hub_user(repo: str) -> str:
+    """The Hub user name of the current token (``HF_TOKEN`` or ``hf auth login``)."""
+    from huggingface_hub import HfApi  # noqa: PLC0415 (slow import, only needed here)
+
+    try:
+        return str(HfApi().whoami()["name"])
+    except Exception as exc:  # no token, a rejected one, offline, unreachable: all end the same
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AuthoringError(
+            f"--name {repo} has no owner and the Hub could not say who you are ({reason}); "
+            f"pass --name ORG/{repo}, or log in with `hf auth login`"
+        ) from None
 
 
 def default_backends() -> List[str]:

@@ -18,7 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "not exist or be empty.",
     )
     p.add_argument("path", nargs="?", type=Path, metavar="DIR", help="target directory (default: ./NAME)")
-    p.add_argument("--name", required=True, metavar="ORG/NAME", help="Hub repository id, e.g. my-org/my-relu")
+    p.add_argument("--name", metavar="ORG/NAME",
+                   help="Hub repository id, e.g. my-org/my-relu; without ORG/ (or without --name: DIR's "
+                        "name) the owner is the Hub user of the current token")
     p.add_argument("--backends", nargs="+", metavar="BACKEND",
                    help="backends to write code for (cpu cuda rocm metal xpu cann neuron tpu), or all "
                         "(default: cuda; metal on macOS)")
@@ -88,14 +90,13 @@ def _add_repo_id(parser: argparse.ArgumentParser) -> None:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from ..author.scaffold import init_kernel, parse_name
-
+    from ..author.scaffold import init_kernel, resolve_name
     from ..variants import BACKENDS
 
-    kernel = parse_name(args.name)
     backends = list(args.backends or [])
     if args.path is None and len(backends) > 1 and backends[-1] not in (*BACKENDS, "all"):
         args.path = Path(backends.pop())  # `--backends cpu cuda DIR`: argparse gave DIR to --backends
+    kernel = resolve_name(args.name, args.path)
     target = args.path if args.path is not None else Path(kernel.name)
     files = init_kernel(kernel, backends, target=target, license=args.license, git=not args.no_git)
     print(f"created {kernel.repo_id} in {target} ({len(files)} files). Next:")
