@@ -193,7 +193,7 @@ def _cache_env(tool: str, tmp_path: Path) -> dict:
     return {
         "PATH": str(Path(tool).parent) + os.pathsep + os.environ.get("PATH", ""),
         "CCACHE_DIR": str(tmp_path / "ccache"),
-        "CCACHE_DISABLE": "false",
+        "CCACHE_NODISABLE": "1",  # (ccache rejects CCACHE_DISABLE=false; this overrides a set one)
         "SCCACHE_DIR": str(tmp_path / "sccache"),
         "SCCACHE_SERVER_PORT": str(_free_port()),
         "SCCACHE_IDLE_TIMEOUT": "0",  # the test's server lives until the test stops it
