@@ -89,3 +89,45 @@ def test_cuda_extension_passes_the_gate(cuda_build) -> None:
     _, _, so = cuda_build
     report = check_extension(so)
     assert report.ok, report.describe()
+
+
+RUN_ON_GPU = """
+import sys, torch
+sys.path.insert(0, sys.argv[1])
+import relu
+x = torch.randn(1000, device="cuda")
+torch.testing.assert_close(relu.relu(x), torch.relu(x), rtol=0, atol=0)
+print("ran", relu._ops.add_op_namespace_prefix("relu"))
+"""
+
+
+def test_impl_registered_in_a_cu_file(tmp_path: Path) -> None:
+    """TORCH_LIBRARY_IMPL_EXPAND in a .cu file (nvcc) with the op namespace read at load time:
+    the .cu file is not compiled with TORCH_EXTENSION_NAME. Where the CUDA interpreter sees a
+    GPU (the GPU machine), the op also runs."""
+    src = tmp_path / "relu"
+    shutil.copytree(ROOT / "examples" / "relu", src, ignore=shutil.ignore_patterns(".kernels_build", "__pycache__"))
+    cu = src / "relu_cuda" / "relu.cu"
+    cu.write_text(cu.read_text().replace('#include "torch_binding.h"', '#include "registration.h"\n#include "torch_binding.h"')
+                  + "\nTORCH_LIBRARY_IMPL_EXPAND(TORCH_EXTENSION_NAME, CUDA, ops) { ops.impl(\"relu\", &relu); }\n")
+    binding = src / "torch-ext" / "torch_binding.cpp"
+    text = binding.read_text()
+    start, end = text.index("#if defined(CPU_KERNEL)"), text.index("#endif") + len("#endif")
+    binding.write_text(text[:start] + "// implementations: relu_cuda/relu.cu" + text[end:])
+    proc = _python(
+        "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-w", str(tmp_path / "dist"), str(src),
+        "-C", "kernels.cuda-capabilities=9.0",
+        env={**os.environ, "MAX_JOBS": str(os.cpu_count() or 2)},
+    )
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-6000:]
+    cmake = next((src / ".kernels_build").glob("*/project/CMakeLists.txt")).read_text()
+    assert "kernel_add_extension(OPS_NAME_AT_LOAD" in cmake and "kernel_use_ops_name" not in cmake
+    ninja = next((src / ".kernels_build").glob("*/cmake-build/build.ninja")).read_text()
+    assert ninja.count("TORCH_EXTENSION_NAME=") == 1  # the generated glue TU only
+    if _python("-c", "import torch; assert torch.cuda.is_available()").returncode == 0:
+        (wheel,) = list((tmp_path / "dist").glob("*.whl"))
+        site = tmp_path / "site"
+        install = _python("-m", "pip", "install", "--no-deps", "--target", str(site), str(wheel))
+        assert install.returncode == 0, install.stdout + install.stderr
+        ran = _python("-c", RUN_ON_GPU, str(site), cwd=tmp_path)
+        assert ran.returncode == 0 and "ran _relu_cuda_" in ran.stdout, ran.stdout + ran.stderr
