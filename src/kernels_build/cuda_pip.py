@@ -48,7 +48,8 @@ TOOLCHAINS = ("auto", "system", "pip")
 #: (nvidia-cuda-nvcc's own dependencies on crt, nvvm and runtime are unpinned).
 PACKAGES = ("nvidia-cuda-nvcc", "nvidia-cuda-crt", "nvidia-nvvm", "nvidia-cuda-runtime", "nvidia-cuda-cccl")
 
-#: The oldest CUDA whose packages use the ``nvidia/cu<major>/`` layout this module knows.
+#: The oldest CUDA with a whole compiler on PyPI: the CUDA 12 wheels (nvidia-cuda-nvcc-cu12,
+#: checked up to 12.9) hold ptxas, libnvvm and nvcc's headers, but no nvcc and no cicc.
 MIN_CUDA = (13, 0)
 
 
@@ -57,8 +58,9 @@ def requirements(cuda: Tuple[int, int]) -> List[str]:
     if cuda < MIN_CUDA:
         raise ToolchainError(
             f"the pip CUDA toolchain supports CUDA {MIN_CUDA[0]}.{MIN_CUDA[1]} and newer (the "
-            f"nvidia/cu<major> wheel layout), but torch uses CUDA {cuda[0]}.{cuda[1]}; install a "
-            f"CUDA {cuda[0]}.{cuda[1]} toolkit and use -C kernels.cuda-toolchain=system."
+            f"nvidia/cu<major> wheel layout; PyPI's CUDA 12 packages ship no nvcc), but torch uses "
+            f"CUDA {cuda[0]}.{cuda[1]}; install a CUDA {cuda[0]}.{cuda[1]} toolkit and use "
+            f"-C kernels.cuda-toolchain=system."
         )
     return [f"{name}=={cuda[0]}.{cuda[1]}.*" for name in PACKAGES]
 
