@@ -12,7 +12,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Set
 
 from .errors import HubError
 
@@ -36,6 +36,12 @@ def api():  # -> huggingface_hub.HfApi
     from huggingface_hub import HfApi  # noqa: PLC0415 - keep `import kernels` cheap
 
     return HfApi(endpoint=endpoint())
+
+
+def whoami() -> str:
+    """The Hub user name of the current token (``HF_TOKEN`` or ``hf auth login``). Raises what
+    huggingface_hub raises: no token, a rejected one, no connection."""
+    return str(api().whoami()["name"])
 
 
 def version_branches(repo_id: str) -> List[int]:
@@ -456,6 +462,17 @@ def cached_variant_complete(snapshot: Path, variant: str) -> bool:
     if not wanted:
         return False
     return all((snapshot / path).is_file() for path in wanted)
+
+
+def cached_variant_lfs_files(snapshot: Path, variant: str) -> Optional[Set[str]]:
+    """The LFS files of ``build/<variant>/`` (paths inside the variant) by the cached listing of
+    the snapshot's commit, without any request; None where the cache holds no listing."""
+    files = cached_tree(snapshot)
+    if files is None:
+        return None
+    prefix = f"build/{variant}/"
+    return {path[len(prefix):] for path, info in files.items()
+            if path.startswith(prefix) and isinstance(info, dict) and info.get("lfs_sha256")}
 
 
 # --------------------------------------------------------------------------- light requests

@@ -34,7 +34,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from . import hub, integrity
 from .errors import KernelIntegrityError, LockError
@@ -286,24 +286,13 @@ def _verify_lock(lock: KernelLock, variant: str, variant_dir: Path) -> None:
         raise KernelIntegrityError(
             f"{lock.repo_id}@{lock.commit}: variant {variant} is not in the lock (locked: "
             f"{', '.join(sorted(lock.variants))}); run `kernels lock` again")
-    actual = integrity.local_variant_hash(variant_dir, _lfs_files(variant_dir))
+    lfs_files = hub.cached_variant_lfs_files(variant_dir.parents[1], variant)  # <snapshot>/build/<variant>
+    actual = integrity.local_variant_hash(variant_dir, lfs_files)
     if actual != expected:
         raise KernelIntegrityError(
             f"{lock.repo_id}@{lock.commit} build/{variant}: the files in {variant_dir} hash to {actual}, "
             f"the lock says {expected}: the cache was modified (or the lock was edited). Nothing was "
             f"imported. Delete {variant_dir.parents[3]} and run `kernels download` again.")
-
-
-def _lfs_files(variant_dir: Path) -> Optional[Set[str]]:
-    """The variant's LFS files (relative paths) by the Hub's listing of the cached commit;
-    None where the cache holds no listing."""
-    snapshot = variant_dir.parents[1]  # <snapshot>/build/<variant>
-    files = hub.cached_tree(snapshot)
-    if files is None:
-        return None
-    prefix = variant_dir.relative_to(snapshot).as_posix() + "/"
-    return {path[len(prefix):] for path, info in files.items()
-            if path.startswith(prefix) and isinstance(info, dict) and info.get("lfs_sha256")}
 
 
 # --------------------------------------------------------------------------- loading

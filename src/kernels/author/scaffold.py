@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Union
 
-from .. import __version__
+from .. import __version__, hub
 from ..errors import AuthoringError
 from ..variants import BACKENDS
 
@@ -82,11 +82,9 @@ def resolve_name(name: Optional[str], target: Optional[Union[str, Path]] = None)
 
 
 def hub_user(repo: str) -> str:
-    """The Hub user name of the current token (``HF_TOKEN`` or ``hf auth login``)."""
-    from huggingface_hub import HfApi  # noqa: PLC0415 (slow import, only needed here)
-
+    """The Hub user of the current token, for a ``--name`` without owner (``repo``)."""
     try:
-        return str(HfApi().whoami()["name"])
+        return hub.whoami()
     except Exception as exc:  # no token, a rejected one, offline, unreachable: all end the same
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise AuthoringError(
