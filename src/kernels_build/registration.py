@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 #: File name of the generated TU that holds the namespace and the module's init function.
 EXTENSION_INIT_NAME = "kernels_extension_init.cpp"
@@ -131,13 +131,9 @@ _COMMENT = re.compile(rb"//[^\n]*|/\*.*?\*/", re.S)
 def registration_mode(root: Path, sources: Iterable[str]) -> str:
     """``"runtime"`` when every mention of ``TORCH_EXTENSION_NAME`` in ``sources`` (paths
     relative to ``root``, comments ignored) is one that registration.h serves at load time;
-    ``"define"`` otherwise. Unreadable files are skipped: CMake reports missing sources."""
-    for source in sources:
-        try:
-            text = _COMMENT.sub(b"", (root / source).read_bytes())
-        except OSError:
-            continue
-        if len(_NAME.findall(text)) != len(_RUNTIME_USE.findall(text)):
+    ``"define"`` otherwise."""
+    for code in _code(root, sources):
+        if len(_NAME.findall(code)) != len(_RUNTIME_USE.findall(code)):
             return "define"
     return "runtime"
 
@@ -145,10 +141,14 @@ def registration_mode(root: Path, sources: Iterable[str]) -> str:
 def mentions_ops_name(root: Path, sources: Iterable[str]) -> bool:
     """Whether any of ``sources`` mentions ``TORCH_EXTENSION_NAME`` outside comments (in the
     ``"define"`` mode, only such components get the define)."""
+    return any(_NAME.search(code) for code in _code(root, sources))
+
+
+def _code(root: Path, sources: Iterable[str]) -> Iterator[bytes]:
+    """The text of each readable source without its comments. Unreadable files are skipped:
+    CMake reports missing sources with their paths."""
     for source in sources:
         try:
-            if _NAME.search(_COMMENT.sub(b"", (root / source).read_bytes())):
-                return True
+            yield _COMMENT.sub(b"", (root / source).read_bytes())
         except OSError:
             continue
-    return False
