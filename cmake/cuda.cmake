@@ -9,9 +9,10 @@ set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)
 target_compile_definitions(kernel_torch INTERFACE USE_CUDA=1 CUDA_KERNEL)
 target_compile_features(kernel_torch INTERFACE cuda_std_${KERNEL_CXX_STANDARD})
 target_link_libraries(kernel_torch INTERFACE CUDA::cudart)
-# The flags torch's own extensions get (minus the half/bfloat16 operator switches).
-target_compile_options(kernel_torch INTERFACE
-  "$<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr;-DENABLE_FP8>")
+# The flags the existing builder's .cu files get from torch (KERNEL_TORCH_CUDA_FLAGS, computed
+# in kernels_build/flags.py): torch's CMake CUDA flags (--expt-extended-lambda, ...) and
+# cpp_extension's COMMON_NVCC_FLAGS without the half/bfloat16 switches, plus -DENABLE_FP8.
+target_compile_options(kernel_torch INTERFACE "$<$<COMPILE_LANGUAGE:CUDA>:${KERNEL_TORCH_CUDA_FLAGS}>")
 if(KERNEL_GLIBC_COMPAT)
   target_compile_options(kernel_torch INTERFACE
     "$<$<COMPILE_LANGUAGE:CUDA>:SHELL:--pre-include ${KERNEL_GLIBC_COMPAT_HEADER}>")

@@ -8,7 +8,8 @@
 #   KERNEL_MODULE          Python package name, e.g. relu
 #   KERNEL_BACKEND         cpu | cuda | rocm | xpu | metal
 #   KERNEL_CXX_STANDARD    17 or 20 (torch >= 2.12 needs 20)
-#   KERNEL_CXX11_ABI       0 or 1 (_GLIBCXX_USE_CXX11_ABI of the torch we build against)
+#   KERNEL_TORCH_DEFINITIONS  what torch's CMake package gives every TU: _GLIBCXX_USE_CXX11_ABI
+#                          and the torch targets' interface definitions (kernels_build/flags.py)
 #   KERNEL_TORCH_INCLUDE_DIRS, KERNEL_TORCH_LIBRARIES   torch's headers and libraries
 #   KERNEL_GENERATED_DIR   directory holding registration.h
 #   KERNEL_SOURCE_INCLUDE_DIRS  the kernel repo root and its torch-ext/ (for #include "...")
@@ -48,7 +49,7 @@ target_include_directories(kernel_torch INTERFACE ${KERNEL_GENERATED_DIR} ${KERN
 # Python's headers too: registration.h includes Python.h, and components may include it.
 target_include_directories(kernel_torch SYSTEM INTERFACE ${Python_INCLUDE_DIRS})
 target_compile_definitions(kernel_torch INTERFACE
-  _GLIBCXX_USE_CXX11_ABI=${KERNEL_CXX11_ABI}
+  ${KERNEL_TORCH_DEFINITIONS}
   Py_LIMITED_API=0x03090000)
 if(DEFINED KERNEL_STABLE_ABI_VERSION)
   target_compile_definitions(kernel_torch INTERFACE TORCH_TARGET_VERSION=${KERNEL_STABLE_ABI_VERSION})
@@ -67,6 +68,15 @@ if(CMAKE_SYSTEM_NAME STREQUAL "Linux" AND KERNEL_HAVE_SINGLE_THREADED_H)
   set(KERNEL_GLIBC_COMPAT_HEADER "${CMAKE_CURRENT_LIST_DIR}/kernels_glibc_compat.h")
   target_compile_options(kernel_torch INTERFACE
     "$<$<COMPILE_LANGUAGE:CXX,C>:SHELL:-include ${KERNEL_GLIBC_COMPAT_HEADER}>")
+endif()
+
+# Two versions of one kernel may be loaded into one process: no STB_GNU_UNIQUE symbols, which
+# the dynamic linker would share between them. Every C++ TU, components included (as the
+# existing builder does for its single target's C++ sources).
+include(CheckCXXCompilerFlag)
+check_cxx_compiler_flag(-fno-gnu-unique KERNEL_HAVE_NO_GNU_UNIQUE)
+if(KERNEL_HAVE_NO_GNU_UNIQUE)
+  target_compile_options(kernel_torch INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-fno-gnu-unique>)
 endif()
 
 # A compiler cache wraps every compiler, unless the user chose a launcher for CMake.
@@ -126,12 +136,6 @@ function(kernel_add_extension)
   foreach(component IN LISTS components)
     target_sources(kernel_extension PRIVATE $<TARGET_OBJECTS:${component}>)
   endforeach()
-  # Two versions of one kernel may be loaded into one process: keep symbols local.
-  include(CheckCXXCompilerFlag)
-  check_cxx_compiler_flag(-fno-gnu-unique KERNEL_HAVE_NO_GNU_UNIQUE)
-  if(KERNEL_HAVE_NO_GNU_UNIQUE)
-    target_compile_options(kernel_extension PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-fno-gnu-unique>)
-  endif()
   if(NOT ARG_OPS_NAME_AT_LOAD)
     kernel_use_ops_name(kernel_extension)
   endif()

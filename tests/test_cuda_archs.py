@@ -207,3 +207,15 @@ def test_metadata_archs_union_of_components_deduplicated() -> None:
 def test_metadata_archs_accepts_a_generator_and_empty() -> None:
     assert metadata_archs(c for c in ()) == ()
     assert metadata_archs(Capability.parse(c) for c in ("9.0a", "9.0a")) == ("9.0a",)
+
+
+def test_narrowing_that_leaves_no_arch_names_kernel_declared_and_narrowing() -> None:
+    with pytest.raises(ToolchainError) as err:
+        effective_capabilities(["10.0"], (13, 0), NVCC13_SUPPORTED, narrow_to=["9.0"], component="blackwell_only")
+    message = str(err.value)
+    assert message.startswith("kernel.blackwell_only.cuda-capabilities: the kernel declares 10.0")
+    assert "kernels.cuda-capabilities=9.0 narrows the build to 9.0, which leaves it no arch" in message
+    assert "-C kernels.cuda-capabilities=10.0" in message  # a narrowing that works
+    with pytest.raises(ToolchainError, match=r"native \(the visible GPUs: 9\.0\) narrows the build to 9\.0"):
+        effective_capabilities(["10.0", "12.0"], (13, 0), NVCC13_SUPPORTED, narrow_to=["9.0"],
+                               narrowed_by="kernels.cuda-capabilities=native (the visible GPUs: 9.0)")

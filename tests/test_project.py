@@ -768,3 +768,24 @@ def test_tvm_ffi_is_refused(tmp_path: Path, torches: Dict[str, TorchInfo]) -> No
     )
     with pytest.raises(ConfigError, match="tvm-ffi"):
         plan_for(write_repo(tmp_path / "tvm", toml), torches["cpu"], "cpu")
+
+
+# --------------------------------------------------------------------------- native archs
+
+
+def test_cuda_capabilities_words_native_and_all() -> None:
+    assert BuildSettings.from_config_settings({"kernels.cuda-capabilities": "native"}).native_archs
+    assert BuildSettings.from_config_settings({"kernels.cuda-capabilities": "all"}).cuda_capabilities is None
+    with pytest.raises(ConfigError, match="'nativ' is not a CUDA capability.*'native'"):
+        BuildSettings.from_config_settings({"kernels.cuda-capabilities": "nativ"})
+
+
+@pytest.mark.skipif(bool(__import__("kernels_build.gpus", fromlist=["x"]).visible_cuda_capabilities()),
+                    reason="a GPU is visible here (tests/test_gpu.py checks native there)")
+def test_native_without_a_visible_gpu_is_a_clear_error(repo: Path, torches: Dict[str, TorchInfo]) -> None:
+    with pytest.raises(ToolchainError) as err:
+        plan_for(repo, torches["cuda"], "cuda", cuda_capabilities=("native",))
+    assert "kernels.cuda-capabilities=native" in str(err.value)
+    assert "no CUDA GPU is visible" in str(err.value) and "-C kernels.cuda-capabilities=9.0" in str(err.value)
+    # Backends other than cuda ignore the setting.
+    assert plan_for(repo, torches["cpu"], "cpu", cuda_capabilities=("native",)).backend == "cpu"

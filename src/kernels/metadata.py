@@ -61,6 +61,8 @@ _ID_RE = re.compile(r"_[A-Za-z0-9_]+")
 _REPO_ID_RE = re.compile(r"[^/\s]+/[^/\s]+")
 _COMMIT_RE = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 _KERNEL_PROVENANCE = "kernel"
+#: provenance key of the C++ libraries a build used (kernels_build's; other readers ignore it)
+_DEPENDENCIES_PROVENANCE = "dependencies"
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -176,7 +178,8 @@ class Metadata:
       ``{"repo-id": "org/name", "revision": "main"}``
     - ``digest``: ``{"algorithm": "sha256", "files": {"_ops.py": "<padded base64>", ...}}``
     - ``provenance``: ``{"kernel-builder": {"version": "0.17.0", "commit"?: hex, "dirty"?: bool},
-      "kernel": {"commit": hex, "dirty": bool}}`` (any builder name may stand for
+      "kernel": {"commit": hex, "dirty": bool}, "dependencies"?: {"cutlass_3_8": {"version":
+      "3.8.0", "source": "PyPI nvidia-cutlass 3.8.0.0"}}}`` (any builder name may stand for
       ``kernel-builder``; the upstream alias ``sha`` is read as ``commit``)
 
     Build, serialise, read back::
@@ -465,6 +468,13 @@ def _parse_provenance(r: _Reader, value: Any) -> Dict[str, Any]:
         entry = r.obj(item, key)
         if name == _KERNEL_PROVENANCE:
             out[name] = _parse_git(r, entry, key, required=True)
+            continue
+        if name == _DEPENDENCIES_PROVENANCE:
+            out[name] = {
+                dep: {field: r.string(value, f"{key}.{dep}.{field}")
+                      for field, value in r.obj(info, f"{key}.{dep}").items() if field in ("version", "source")}
+                for dep, info in entry.items()
+            }
             continue
         # Any other key names the builder that produced the variant (kernel-builder, ...).
         if "version" not in entry:

@@ -16,6 +16,7 @@ from .errors import KernelBuildError
 from .progress import progress
 
 if TYPE_CHECKING:
+    from .config import BuildConfig
     from .settings import BuildSettings
 
 ConfigSettings = Optional[Mapping[str, Union[str, List[str]]]]
@@ -34,7 +35,10 @@ def _user_errors() -> Iterator[None]:
 
 
 def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> List[str]:
-    """scikit-build-core, and torch (pinned with ``-C kernels.torch-version=M.m``)."""
+    """scikit-build-core, torch (pinned with ``-C kernels.torch-version=M.m``) and, for CUDA
+    builds, nvcc from PyPI where no matching toolkit is installed and the PyPI packages of
+    the ``depends`` libraries (``nvidia-cutlass``)."""
+    from .config import load_build_config
     from .settings import BuildSettings
 
     with _user_errors():
@@ -46,30 +50,36 @@ def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> List
     else:
         requires.append("torch")
     with _user_errors():
-        requires += _cuda_requirements(settings)
+        config = load_build_config(Path(os.getcwd()))
+        requires += _cuda_requirements(settings, config)
     return requires
 
 
-def _cuda_requirements(settings: "BuildSettings") -> List[str]:
-    """nvcc and the CUDA headers from PyPI, when this is a CUDA build that needs them."""
-    from .config import load_build_config
+def _cuda_requirements(settings: "BuildSettings", config: "BuildConfig") -> List[str]:
+    """nvcc and the CUDA headers, and the ``depends`` libraries, from PyPI, when this is a
+    CUDA build that needs them."""
     from .cuda_pip import build_requirements
+    from .deps import build_requirements as dependency_requirements
     from .errors import ToolchainError
     from .toolchain import inspect_torch
 
-    if settings.backend not in (None, "cuda") or settings.cuda_toolchain == "system":
+    if settings.backend not in (None, "cuda"):
         return []
-    config = load_build_config(Path(os.getcwd()))
     if "cuda" not in config.general.backends or not config.kernels_for("cuda"):
         return []  # nothing to compile with nvcc
     try:
         torch = inspect_torch()  # present when [build-system] requires names torch
     except ToolchainError:
         torch = None
-    requirements = build_requirements(settings.cuda_toolchain, torch)
-    if requirements:
-        progress(f"CUDA toolchain from PyPI: {' '.join(requirements)}")
-    return requirements
+    if settings.backend is None and torch is not None and torch.cuda is None:
+        return []  # this torch builds the cpu variant
+    libraries = dependency_requirements(config.kernels, settings)
+    if libraries:
+        progress(f"libraries of depends from PyPI: {' '.join(libraries)}")
+    toolchain = [] if settings.cuda_toolchain == "system" else build_requirements(settings.cuda_toolchain, torch)
+    if toolchain:
+        progress(f"CUDA toolchain from PyPI: {' '.join(toolchain)}")
+    return toolchain + libraries
 
 
 get_requires_for_build_editable = get_requires_for_build_wheel
@@ -114,26 +124,40 @@ def build_editable(
 
     with _user_errors():
         with tempfile.TemporaryDirectory(prefix="kernels-editable-") as tmp:
-            built = _build(Path(tmp), config_settings)
+            built = _build(Path(tmp), config_settings, editable=True)
             return make_editable_wheel(built, Path(wheel_directory)).name
 
 
-def _build(wheel_directory: Path, config_settings: ConfigSettings) -> Path:
+def _build(wheel_directory: Path, config_settings: ConfigSettings, editable: bool = False) -> Path:
+    import dataclasses
+
     from .assemble import finalize_wheel
     from .compiler_cache import find_compiler_cache
     from .config import check_layout, load_build_config
+    from .deps import resolve_dependencies
     from .driver import build_with_scikit_build
+    from .gpus import visible_cuda_capabilities
     from .ophook import check_op_namespaces
     from .plan import make_plan
     from .project import generate_project
-    from .settings import BuildSettings
+    from .settings import NATIVE, BuildSettings
 
     root = Path(os.getcwd())
     settings = BuildSettings.from_config_settings(config_settings)
     config = load_build_config(root)
     check_layout(config)
     check_op_namespaces(config.python_dir, root=root)
+    # An editable install is for this machine: compile only for its GPUs, unless told otherwise.
+    native_default = (editable and settings.cuda_capabilities is None and bool(config.kernels_for("cuda"))
+                      and bool(visible_cuda_capabilities()))
+    if native_default:
+        settings = dataclasses.replace(settings, cuda_capabilities=(NATIVE,))
     plan = make_plan(config, settings)
+    if native_default and plan.backend == "cuda":
+        progress("editable install: CUDA code is compiled for the visible GPUs only "
+                 "(kernels.cuda-capabilities=native); -C kernels.cuda-capabilities=all builds every arch")
+    backend_version = getattr(plan.variant, "backend_version", None)
+    plan = plan.with_dependencies(resolve_dependencies(plan.kernels, plan.backend, settings, backend_version))
     progress(f"building {config.general.name} variant {plan.variant.name} (ops {plan.ops_name})")
     launcher = find_compiler_cache(settings.compiler_cache)
     progress(f"compiler cache: {launcher}" if launcher else "compiler cache: none")

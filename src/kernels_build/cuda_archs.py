@@ -58,14 +58,22 @@ def effective_capabilities(
     nvcc_supported: Iterable[str],
     *,
     narrow_to: Optional[Sequence[str]] = None,
+    narrowed_by: str = "",
     component: str = "",
 ) -> Tuple[Capability, ...]:
     """Capabilities to compile for, sorted oldest first, PTX flagged where it is emitted.
 
-    ``narrow_to`` (the ``kernels.cuda-capabilities`` setting) replaces the default list for
-    components without ``cuda-capabilities`` and narrows explicit lists to its bases.
+    ``narrow_to`` (the ``kernels.cuda-capabilities`` setting, or the visible GPUs' archs for
+    ``native``) replaces the default list for components without ``cuda-capabilities`` and
+    narrows explicit lists to its bases. ``narrowed_by`` says where ``narrow_to`` came from,
+    for the error raised when the narrowing leaves a component no arch.
+
+    Raises:
+        ToolchainError: no capability is left; the message names the component, what it
+            declares, the narrowing (if any) and what nvcc supports.
     """
     supported = set(nvcc_supported)
+    where = f"kernel.{component}.cuda-capabilities" if component else "cuda-capabilities"
     if requested is None:
         wanted = list(narrow_to) if narrow_to else list(default_capabilities(nvcc_version))
     else:
@@ -73,9 +81,16 @@ def effective_capabilities(
         if narrow_to:
             bases = {Capability.parse(c).base for c in narrow_to}
             wanted = [c for c in wanted if Capability.parse(c).base in bases]
+            if not wanted:
+                setting = narrowed_by or f"kernels.cuda-capabilities={';'.join(narrow_to)}"
+                raise ToolchainError(
+                    f"{where}: the kernel declares {', '.join(requested)}, and {setting} narrows "
+                    f"the build to {', '.join(narrow_to)}, which leaves it no arch; narrow to one of "
+                    f"its capabilities (-C kernels.cuda-capabilities={Capability.parse(requested[-1]).base}) "
+                    "or leave the setting out."
+                )
     caps = sorted({Capability.parse(c) for c in wanted if Capability.parse(c).base in supported})
     if not caps:
-        where = f"kernel.{component}.cuda-capabilities" if component else "cuda-capabilities"
         raise ToolchainError(
             f"{where}: none of {', '.join(wanted) or '(none)'} is supported by nvcc "
             f"{nvcc_version[0]}.{nvcc_version[1]} (it supports {', '.join(sorted(supported, key=_key))}); "

@@ -48,3 +48,8 @@ class ComplianceError(KernelBuildError):
 
 class BuildFailedError(KernelBuildError):
     """CMake or the compiler failed; their output has already been shown."""
+
+
+class DependencyError(KernelBuildError):
+    """A library named in ``depends`` cannot be provided; the message names the kernel, the
+    library and every way to provide it."""

@@ -7,6 +7,7 @@ later stage (project generation, driver, wheel assembly) only reads the plan.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import subprocess
 from dataclasses import dataclass, field
@@ -19,7 +20,9 @@ from kernels.variants import ArchVariant, NoarchVariant, Variant, host_cpu, host
 from . import __version__
 from .config import BuildConfig, Kernel, Torch, TorchNoarch, TvmFfi
 from .cuda_archs import Capability, effective_capabilities, metadata_archs
+from .deps import ResolvedDependency
 from .errors import ConfigError, ToolchainError
+from .gpus import visible_cuda_capabilities
 from .settings import BuildSettings
 from .cuda_pip import select_nvcc
 from .toolchain import Nvcc, TorchInfo, find_nvcc, inspect_torch
@@ -51,6 +54,17 @@ class BuildPlan:
     #: kernel name -> the gfx architectures it is compiled for (rocm builds only).
     rocm_archs: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
     stable_abi: Optional[Tuple[int, ...]] = None
+    #: the libraries of the kernels' ``depends``, once found (see :meth:`with_dependencies`)
+    dependencies: Tuple[ResolvedDependency, ...] = ()
+
+    def with_dependencies(self, dependencies: Tuple[ResolvedDependency, ...]) -> "BuildPlan":
+        """This plan with its kernels' libraries found: their versions enter the op id."""
+        unique_id = self.settings.unique_id or source_hash(self.config, dependencies)
+        return dataclasses.replace(self, dependencies=dependencies, unique_id=unique_id)
+
+    def dependencies_of(self, kernel: str) -> Tuple[ResolvedDependency, ...]:
+        """The libraries that ``[kernel.<kernel>]`` declared."""
+        return tuple(d for d in self.dependencies if kernel in d.kernels)
 
     @property
     def module(self) -> str:
@@ -111,7 +125,7 @@ class BuildPlan:
             python_depends=tuple(general.python_depends_for(self.backend)),
             kernel_depends=kernel_depends,
             backend=BackendInfo(type=self.backend, archs=archs),
-            provenance=_provenance(self.config.root),
+            provenance=_provenance(self.config.root, self.dependencies),
         )
 
 
@@ -321,21 +335,45 @@ def _cuda_toolchain(
                 f"{config.path}: {key} = {'.'.join(map(str, bound))} excludes nvcc "
                 f"{nvcc.version[0]}.{nvcc.version[1]}; use a CUDA toolkit within the bounds."
             )
+    narrow_to, narrowed_by = cuda_narrowing(settings)
     caps = {}
     for kernel in kernels:
         if kernel.cuda_minver is not None and nvcc.version < _pad(kernel.cuda_minver):
             continue  # the contract: components needing a newer toolkit are skipped
         caps[kernel.name] = effective_capabilities(
             kernel.cuda_capabilities, nvcc.version, nvcc.supported_archs,
-            narrow_to=settings.cuda_capabilities, component=kernel.name,
+            narrow_to=narrow_to, narrowed_by=narrowed_by, component=kernel.name,
         )
     return nvcc, caps
 
 
-def source_hash(config: BuildConfig, length: int = 10) -> str:
-    """Hash of everything that defines the kernel: build.toml, every listed source and the
-    Python package. Same sources give the same id; any change gives a new one, so two
-    versions of a kernel get distinct op namespaces and load side by side."""
+def cuda_narrowing(settings: BuildSettings) -> Tuple[Optional[Tuple[str, ...]], str]:
+    """The archs ``kernels.cuda-capabilities`` narrows a CUDA build to (None: no narrowing),
+    and how to name that narrowing in messages.
+
+    ``native`` means the GPUs visible now. Raises :class:`ToolchainError` when none is.
+    """
+    if not settings.native_archs:
+        caps = settings.cuda_capabilities
+        return caps, (f"kernels.cuda-capabilities={';'.join(caps)}" if caps else "")
+    visible = visible_cuda_capabilities()
+    if not visible:
+        raise ToolchainError(
+            "kernels.cuda-capabilities=native builds for the GPUs visible at build time, but no "
+            "CUDA GPU is visible (no NVIDIA driver, or CUDA_VISIBLE_DEVICES hides them all); "
+            "name the archs instead, e.g. -C kernels.cuda-capabilities=9.0, or leave the setting "
+            "out to build every default arch."
+        )
+    return visible, f"kernels.cuda-capabilities=native (the visible GPUs: {', '.join(visible)})"
+
+
+def source_hash(
+    config: BuildConfig, dependencies: Sequence[ResolvedDependency] = (), length: int = 10
+) -> str:
+    """Hash of everything that defines the kernel: build.toml, every listed source, the
+    Python package and the versions of the libraries of ``depends``. Same sources give the
+    same id; any change gives a new one, so two versions of a kernel get distinct op
+    namespaces and load side by side. Without libraries the id is what it always was."""
     root = config.root
     paths = {config.path}
     framework = config.framework
@@ -352,13 +390,18 @@ def source_hash(config: BuildConfig, length: int = 10) -> str:
         digest.update(rel.encode() + b"\0")
         digest.update(path.read_bytes() if path.is_file() else b"<missing>")
         digest.update(b"\0")
+    for dependency in sorted(dependencies, key=lambda d: d.library.name):
+        digest.update(f"depends:{dependency.library.name}={dependency.version}\0".encode())
     return digest.hexdigest()[:length]
 
 
-def _provenance(root: Path) -> dict:
+def _provenance(root: Path, dependencies: Sequence[ResolvedDependency] = ()) -> dict:
     # "kernel-builder" is the format's key for whichever builder made the variant; readers
-    # (kernels 0.17.2 included) require it once provenance is present.
+    # (kernels 0.17.2 included) require it once provenance is present. "dependencies" (the
+    # libraries of depends: version and source) is ours; 0.17.2 ignores keys it does not know.
     provenance: dict = {"kernel-builder": {"version": f"kernels_build-{__version__}"}}
+    if dependencies:
+        provenance["dependencies"] = {d.library.name: d.provenance() for d in dependencies}
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True

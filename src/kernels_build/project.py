@@ -24,6 +24,7 @@ from .compiler_cache import find_compiler_cache
 from .config import Torch
 from .cuda_archs import gencode_flags
 from .errors import ConfigError
+from .flags import torch_flags
 from .plan import BuildPlan
 from .registration import (
     EXTENSION_INIT_CPP,
@@ -280,17 +281,22 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
         include_dirs += torch.cuda_wheel_include_dirs()
     libraries = [_torch_library(torch.library_dir, lib) for lib in TORCH_LIBRARIES[plan.backend]]
     cxx_standard = 20 if torch.major_minor >= (2, 12) else 17
+    flags = torch_flags(torch, plan.backend, plan.nvcc.version if plan.nvcc else None)
     out = [
         f"set(KERNEL_OPS_NAME {plan.ops_name})",
         f"set(KERNEL_MODULE {config.general.module_name})",
         f"set(KERNEL_BACKEND {plan.backend})",
         f"set(KERNEL_CXX_STANDARD {cxx_standard})",
-        f"set(KERNEL_CXX11_ABI {1 if torch.cxx11_abi else 0})",
+        # What the existing builder's find_package(Torch) gives every target (kernels_build/flags.py).
+        f"set(KERNEL_TORCH_DEFINITIONS {' '.join(_q(d) for d in flags.definitions)})",
         f"set(KERNEL_TORCH_INCLUDE_DIRS {' '.join(_q(p) for p in include_dirs)})",
         f"set(KERNEL_TORCH_LIBRARIES {' '.join(_q(p) for p in libraries if p is not None)})",
         f"set(KERNEL_GENERATED_DIR {_q(plan.work_dir / 'project' / 'generated')})",
-        # Sources include their headers relative to the repo root or torch-ext/.
-        f"set(KERNEL_SOURCE_INCLUDE_DIRS {_q(root)} {_q(root / 'torch-ext')})",
+        # compile_commands.json in the build directory: every flag of every TU (IDEs, tests).
+        "set(CMAKE_EXPORT_COMPILE_COMMANDS ON)",
+        # Sources include their headers relative to the repo root or torch-ext/, and (as the
+        # existing builder lets every file do) relative to csrc/.
+        f"set(KERNEL_SOURCE_INCLUDE_DIRS {' '.join(_q(d) for d in source_include_dirs(root))})",
     ]
     if plan.stable_abi is not None:
         major, minor = (tuple(plan.stable_abi) + (0, 0))[:2]
@@ -300,6 +306,7 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
         out.append(f"set(KERNEL_COMPILER_LAUNCHER {_q(launcher)})")
     if plan.nvcc is not None:
         out += [
+            f"set(KERNEL_TORCH_CUDA_FLAGS {' '.join(_q(_cmake_option(f)) for f in flags.cuda)})",
             f"set(CMAKE_CUDA_COMPILER {_q(plan.nvcc.path)})",
             # FindCUDAToolkit looks here first (not in /usr/local/cuda): the toolkit of this nvcc.
             f"set(CUDAToolkit_ROOT {_q(plan.nvcc.toolkit_root)})",
@@ -323,8 +330,14 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
             continue
         args = [f"kernel_add_component({_cmake_id(kernel.name)}"]
         args.append("  SOURCES " + " ".join(_q(root / s) for s in _compiled(kernel.src)))
-        if kernel.include:
-            args.append("  INCLUDE " + " ".join(_q(root / i) for i in kernel.include))
+        # The kernel's own include directories, then those of the libraries it depends on.
+        libraries = plan.dependencies_of(kernel.name)
+        includes = [root / i for i in kernel.include] + [d for lib in libraries for d in lib.include_dirs]
+        if includes:
+            args.append("  INCLUDE " + " ".join(_q(i) for i in includes))
+        definitions = [d for lib in libraries for d in lib.library.definitions]
+        if definitions:
+            args.append("  DEFINITIONS " + " ".join(_q(d) for d in definitions))
         if kernel.cxx_flags:
             args.append("  CXX_FLAGS " + " ".join(_q(f) for f in kernel.cxx_flags))
         if plan.backend == "cuda":
@@ -351,6 +364,15 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
         ext.append("  CXX_FLAGS " + " ".join(_q(f) for f in framework.cxx_flags))
     out += ext + [")"]
     return out
+
+
+def source_include_dirs(root: Path) -> List[Path]:
+    """Include directories of every translation unit: the repository root, ``torch-ext/`` and,
+    when it exists, ``csrc/`` (the existing builder adds ``csrc`` to its extension target)."""
+    dirs = [root, root / "torch-ext"]
+    if (root / "csrc").is_dir():
+        dirs.append(root / "csrc")
+    return dirs
 
 
 def offload_arch_flags(archs: Iterable[str]) -> List[str]:
@@ -412,6 +434,12 @@ def _compiled(sources: Iterable[str]) -> List[str]:
 def _torch_library(lib_dir: Path, name: str) -> Optional[Path]:
     path = lib_dir / f"lib{name}.so"
     return path if path.exists() else None
+
+
+def _cmake_option(flag: str) -> str:
+    """A compile option for CMake: an option with its value ("-Xcudafe ...") stays one group,
+    which CMake's de-duplication of options would otherwise break apart."""
+    return f"SHELL:{flag}" if " " in flag else flag
 
 
 def _cmake_id(name: str) -> str:

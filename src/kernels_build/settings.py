@@ -14,12 +14,20 @@ kernels.torch-version      KERNELS_BUILD_TORCH_VERSION      torch major.minor to
 kernels.compliance         KERNELS_BUILD_COMPLIANCE         ``error`` (default) or ``warn``
 kernels.policy             KERNELS_BUILD_POLICY             manylinux policy (default manylinux_2_28)
 kernels.cuda-capabilities  KERNELS_BUILD_CUDA_CAPABILITIES  e.g. ``9.0`` or ``8.0;9.0``: replaces the
-                                                            default list, narrows explicit ones
+                                                            default list, narrows explicit ones;
+                                                            ``native``: the visible GPUs' archs;
+                                                            ``all``: the default list (no narrowing)
 kernels.unique-id          KERNELS_BUILD_UNIQUE_ID          op namespace id (default: source hash)
 kernels.compiler-cache     KERNELS_BUILD_COMPILER_CACHE     ``auto`` (ccache/sccache when on PATH),
                                                             ``ccache``, ``sccache`` or ``off``
 kernels.cuda-toolchain     KERNELS_BUILD_CUDA_TOOLCHAIN     ``auto``, ``system`` (an installed nvcc)
                                                             or ``pip`` (nvcc from PyPI packages)
+kernels.<lib>-dir          KERNELS_BUILD_<LIB>_DIR          a source tree of a ``depends`` library
+                                                            (<lib>: cutlass, sycl-tla, metal-cpp;
+                                                            also CUTLASS_SRC_DIR, SYCL_TLA_SRC_DIR)
+kernels.<lib>-url          KERNELS_BUILD_<LIB>_URL          where to fetch it from (a git mirror, or
+                                                            for metal-cpp a zip archive)
+kernels.deps-cache         KERNELS_BUILD_DEPS_CACHE         the per-user cache of fetched libraries
 =========================  ===============================  ==========================================
 """
 
@@ -39,10 +47,18 @@ from .errors import ConfigError
 ConfigSettings = Mapping[str, Union[str, List[str]]]
 
 _PREFIX = "kernels."
+#: The libraries of build.toml's ``depends`` whose source trees the settings can name.
+DEPENDENCY_LIBRARIES = ("cutlass", "sycl-tla", "metal-cpp")
+
 _KEYS = (
     "backend", "torch-version", "compliance", "policy", "cuda-capabilities", "unique-id",
-    "compiler-cache", "cuda-toolchain",
+    "compiler-cache", "cuda-toolchain", "deps-cache",
+    *(f"{lib}-{what}" for lib in DEPENDENCY_LIBRARIES for what in ("dir", "url")),
 )
+
+#: ``kernels.cuda-capabilities`` words: the archs of the visible GPUs, or the default list.
+NATIVE = "native"
+ALL_ARCHS = "all"
 
 
 @dataclass(frozen=True)
@@ -57,7 +73,17 @@ class BuildSettings:
     unique_id: Optional[str] = None
     compiler_cache: str = "auto"
     cuda_toolchain: str = "auto"
+    #: library (cutlass, sycl-tla, metal-cpp) -> a source tree given with ``kernels.<lib>-dir``
+    dependency_dirs: Mapping[str, str] = field(default_factory=dict)
+    #: library -> where to fetch it from instead of upstream (``kernels.<lib>-url``)
+    dependency_urls: Mapping[str, str] = field(default_factory=dict)
+    deps_cache: Optional[str] = None
     passthrough: Mapping[str, Union[str, List[str]]] = field(default_factory=dict)
+
+    @property
+    def native_archs(self) -> bool:
+        """``kernels.cuda-capabilities=native``: build for the GPUs visible at build time."""
+        return self.cuda_capabilities == (NATIVE,)
 
     @classmethod
     def from_config_settings(cls, config_settings: Optional[ConfigSettings]) -> "BuildSettings":
@@ -84,6 +110,9 @@ class BuildSettings:
             unique_id=_unique_id(raw.get("unique-id")),
             compiler_cache=_choice("compiler-cache", raw.get("compiler-cache", "auto"), COMPILER_CACHES),
             cuda_toolchain=_choice("cuda-toolchain", raw.get("cuda-toolchain", "auto"), CUDA_TOOLCHAINS),
+            dependency_dirs={lib: raw[f"{lib}-dir"] for lib in DEPENDENCY_LIBRARIES if raw.get(f"{lib}-dir")},
+            dependency_urls={lib: raw[f"{lib}-url"] for lib in DEPENDENCY_LIBRARIES if raw.get(f"{lib}-url")},
+            deps_cache=raw.get("deps-cache") or None,
             passthrough=passthrough,
         )
 
@@ -120,14 +149,18 @@ def _policy(value: str) -> str:
 
 
 def _capabilities(value: Optional[str]) -> Optional[Tuple[str, ...]]:
-    if value is None:
+    """None for the default list (also for ``all``), ``("native",)``, or explicit capabilities."""
+    if value is None or value.strip() == ALL_ARCHS:
         return None
+    if value.strip() == NATIVE:
+        return (NATIVE,)
     caps = tuple(c for c in re.split(r"[;, ]+", value.strip()) if c)
     for cap in caps:
         if not re.fullmatch(r"\d+\.\d+[af]?(\+PTX)?", cap):
             raise _error(
                 _PREFIX + "cuda-capabilities",
-                f"{cap!r} is not a CUDA capability such as 8.0, 9.0a, 10.0f or 12.0+PTX",
+                f"{cap!r} is not a CUDA capability such as 8.0, 9.0a, 10.0f or 12.0+PTX "
+                f"(or {NATIVE!r}: the visible GPUs, {ALL_ARCHS!r}: every default arch)",
             )
     return caps
 
