@@ -144,6 +144,28 @@ def _no_upstream_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
 
 
+def resolve_script(root: Path, cache: Path, url: Path) -> str:
+    """Python code that resolves the cuda kernels' libraries of ``root`` as a build would and
+    prints ``name version|origin|root`` per library (run in a process of its own)."""
+    return textwrap.dedent(f"""
+        from pathlib import Path
+        from kernels_build.config import load_build_config
+        from kernels_build.deps import resolve_dependencies
+        from kernels_build.settings import BuildSettings
+        config = load_build_config(Path({str(root)!r}))
+        settings = BuildSettings.from_config_settings({{"kernels.deps-cache": {str(cache)!r},
+                                                        "kernels.cutlass-url": {str(url)!r}}})
+        for d in resolve_dependencies(config.kernels_for("cuda"), "cuda", settings):
+            print("RESOLVED", d.library.name, "|".join([d.version, d.origin, str(d.root)]))
+    """)
+
+
+def resolved(output: str) -> Dict[str, List[str]]:
+    """``name -> [version, origin, root]`` from the lines :func:`resolve_script` prints."""
+    return {line.split()[1]: line.split(" ", 2)[2].split("|")
+            for line in output.splitlines() if line.startswith("RESOLVED ")}
+
+
 def unpack_cutlass_wheel(version: str, into: Path) -> Path:
     """The ``cutlass_library/source`` tree of NVIDIA's nvidia-cutlass ``version`` wheel."""
     (wheel,) = Path(CUTLASS_WHEELS).glob(f"nvidia_cutlass-{version}*.whl")  # type: ignore[arg-type]
@@ -261,20 +283,9 @@ def test_installed_nvidia_cutlass_of_the_right_version_is_used(tmp_path: Path) -
     src = ["c/c.cu"]
     """)
     upstream = upstream_repo(tmp_path / "cutlass.git", {"v3.6.0": "3.6.0"})
-    script = textwrap.dedent(f"""
-        import json
-        from pathlib import Path
-        from kernels_build.config import load_build_config
-        from kernels_build.deps import resolve_dependencies
-        from kernels_build.settings import BuildSettings
-        config = load_build_config(Path({str(root)!r}))
-        settings = BuildSettings.from_config_settings({{"kernels.deps-cache": {str(tmp_path / "cache")!r},
-                                                        "kernels.cutlass-url": {str(upstream)!r}}})
-        deps = resolve_dependencies(config.kernels_for("cuda"), "cuda", settings)
-        print(json.dumps({{d.library.name: [d.version, d.origin, str(d.root)] for d in deps}}))
-    """)
+    script = resolve_script(root, tmp_path / "cache", upstream)
     proc = run([sys.executable, "-c", script], cwd=tmp_path, env={"PYTHONPATH": f"{site}{os.pathsep}{Path(__file__).parents[1] / 'src'}"})
-    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    found = resolved(proc.stdout)
     # 3.8 from the installed distribution (exactly its version), 3.6 (another version) fetched.
     assert found["cutlass_3_8"][:2] == ["3.8.0", "PyPI nvidia-cutlass 3.8.0.0"]
     assert found["cutlass_3_8"][2] == str((site / "cutlass_library" / "source").resolve())
@@ -363,24 +374,14 @@ def test_a_library_of_another_backend_is_ignored_with_a_warning(tmp_path: Path, 
 def test_two_builds_fetch_at_once_one_fetch(tmp_path: Path) -> None:
     upstream = upstream_repo(tmp_path / "cutlass.git", {"v3.8.0": "3.8.0"})
     root = write_kernel(tmp_path / "k", TWO_CUDA_KERNELS)
-    script = textwrap.dedent(f"""
-        from pathlib import Path
-        from kernels_build.config import load_build_config
-        from kernels_build.deps import resolve_dependencies
-        from kernels_build.settings import BuildSettings
-        config = load_build_config(Path({str(root)!r}))
-        settings = BuildSettings.from_config_settings({{"kernels.deps-cache": {str(tmp_path / "shared-cache")!r},
-                                                        "kernels.cutlass-url": {str(upstream)!r}}})
-        (dep,) = resolve_dependencies(config.kernels_for("cuda"), "cuda", settings)
-        print("ROOT", dep.root)
-    """)
+    script = resolve_script(root, tmp_path / "shared-cache", upstream)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
     procs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
-    roots = {line for out, _ in outputs for line in out.splitlines() if line.startswith("ROOT")}
-    assert roots == {f"ROOT {tmp_path / 'shared-cache' / 'cutlass-3.8.0'}"}
+    roots = {resolved(out)["cutlass_3_8"][2] for out, _ in outputs}
+    assert roots == {str(tmp_path / "shared-cache" / "cutlass-3.8.0")}
     fetches = sum(err.count("fetching CUTLASS v3.8.0") for _, err in outputs)
     assert fetches == 1, outputs
     assert cutlass_version(tmp_path / "shared-cache" / "cutlass-3.8.0") == "3.8.0"

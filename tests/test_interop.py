@@ -97,3 +97,16 @@ def test_released_get_locked_kernel_reads_our_017_lock(released_python, relu_cpu
     load = f"kernels.get_locked_kernel('kernels-test/relu', lockfile=Path({str(path)!r}))"
     out = _run(released_python, CHECK.format(load=load), env)
     assert "loaded _relu_cpu_" in out
+
+
+def test_released_kernels_ignores_our_dependencies_provenance(released_python, relu_cpu_wheel, tmp_path) -> None:
+    """Kernels built with libraries of depends record them in provenance.dependencies."""
+    import json
+
+    (variant,) = from_wheel([relu_cpu_wheel], tmp_path / "relu")
+    path = variant / "metadata.json"
+    metadata = json.loads(path.read_text())
+    metadata["provenance"]["dependencies"] = {"cutlass_3_8": {"version": "3.8.0", "source": "PyPI nvidia-cutlass 3.8.0.0"}}
+    path.write_text(json.dumps(metadata, indent=2) + "\n")
+    out = _run(released_python, CHECK.format(load=f"kernels.get_local_kernel(Path({str(tmp_path / 'relu')!r}))"))
+    assert "loaded _relu_cpu_" in out

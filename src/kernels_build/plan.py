@@ -59,6 +59,8 @@ class BuildPlan:
 
     def with_dependencies(self, dependencies: Tuple[ResolvedDependency, ...]) -> "BuildPlan":
         """This plan with its kernels' libraries found: their versions enter the op id."""
+        if not dependencies:
+            return self  # the id of a kernel without libraries is its sources' hash, as before
         unique_id = self.settings.unique_id or source_hash(self.config, dependencies)
         return dataclasses.replace(self, dependencies=dependencies, unique_id=unique_id)
 

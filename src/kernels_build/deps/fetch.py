@@ -53,6 +53,9 @@ def fetch_into_cache(library: HeaderLibrary, url: str, cache: Path) -> Path:
         DependencyError: the fetch failed (git missing, network down, no such tag) or the
             fetched sources state another version than the requested one.
     """
+    if "://" not in url and Path(url).expanduser().exists():
+        url = str(Path(url).expanduser().resolve())  # a local mirror: git runs in another directory
+    cache = cache.resolve()
     cache.mkdir(parents=True, exist_ok=True)
     final = cache / library.cache_key
     with _locked(cache / f"{library.cache_key}.lock"):
