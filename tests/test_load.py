@@ -43,6 +43,7 @@ from kernels import (  # noqa: E402
     has_kernel,
     install_kernel,
 )
+from kernels import hub  # noqa: E402
 from kernels import load as load_module  # noqa: E402
 from kernels.convert import from_wheel  # noqa: E402
 from kernels.errors import (  # noqa: E402
@@ -376,8 +377,8 @@ def test_offline_mode_uses_the_cache(hub_server, relu_repo, tmp_path: Path) -> N
             print("ERROR", type(exc).__name__, exc)
     """, env={"HF_HUB_OFFLINE": "1"})
     assert result.returncode == 0, result.stdout
-    assert "[0.0, 3.0]" in result.stdout
-    assert "offline, so whether its publisher is trusted cannot be checked" in result.stdout
+    assert "[0.0, 3.0]" in result.stdout  # the online load remembered that the publisher is trusted
+    assert "UntrustedKernelError" not in result.stdout
     error = [line for line in result.stdout.splitlines() if line.startswith("ERROR")]
     assert error and "KernelNotCachedError" in error[0]
     assert "kernels download" in error[0] and "LOCAL_KERNELS" in error[0] and "network" in error[0]
@@ -395,6 +396,50 @@ def test_untrusted_publisher_needs_trust_remote_code(hub_server, tmp_path: Path)
     assert has_kernel("someone/shady", version=1, trust_remote_code=True)
     assert get_kernel("someone/shady", version=1, trust_remote_code=["someone/shady"]).VALUE == "ran"
     assert get_kernel("someone/shady", version=1, trust_remote_code=True).VALUE == "ran"
+
+
+def test_offline_untrusted_kernel_in_the_cache_is_not_run(hub_server, tmp_path: Path) -> None:
+    """Files cached by a download that imported nothing (snapshot_download, hf download) do not
+    make an untrusted kernel loadable offline; an explicit opt-in does."""
+    from huggingface_hub import snapshot_download
+
+    marker = tmp_path / "ran"
+    fake_kernel(tmp_path / "k", name="shady2",
+                files={"__init__.py": f"open({str(marker)!r}, 'w').write('x')\nVALUE = 'ran'\n"})
+    upload_tree(tmp_path / "k", repo_id="someone/shady2")
+    snapshot_download("someone/shady2", repo_type="kernel", revision="v1", endpoint=hub_server.url,
+                      cache_dir=hub_server.cache_dir)
+    code = """
+        import kernels
+        from kernels.errors import UntrustedKernelError
+        try:
+            kernels.get_kernel("someone/shady2", version=1)
+        except UntrustedKernelError as exc:
+            print("REFUSED", exc)
+        print("OPT-IN", kernels.get_kernel("someone/shady2", version=1, trust_remote_code=["someone/shady2"]).VALUE)
+    """
+    result = _python(code, env={"HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stdout
+    refused = [line for line in result.stdout.splitlines() if line.startswith("REFUSED")]
+    assert refused and "offline" in refused[0] and "trust_remote_code=['someone/shady2']" in refused[0], result.stdout
+    assert "OPT-IN ran" in result.stdout
+    # The refused call ran nothing: the marker was written only by the opted-in import.
+    assert marker.read_text() == "x"
+
+
+def test_offline_trusted_publisher_is_remembered_from_an_earlier_answer(hub_server, tmp_path: Path) -> None:
+    hub_server.set_trusted_publisher("kind-org")
+    fake_kernel(tmp_path / "k", name="kind")
+    upload_tree(tmp_path / "k", repo_id="kind-org/kind")
+    from huggingface_hub import snapshot_download
+
+    snapshot_download("kind-org/kind", repo_type="kernel", revision="v1", endpoint=hub_server.url,
+                      cache_dir=hub_server.cache_dir)
+    code = 'import kernels; print("VALUE", kernels.get_kernel("kind-org/kind", version=1).VALUE)'
+    # Never asked online: refused offline.
+    assert "UntrustedKernelError" in _python(code, env={"HF_HUB_OFFLINE": "1"}).stdout
+    assert hub.is_trusted_publisher("kind-org")  # asked once online (kernels lock/download do this)
+    assert "VALUE 42" in _python(code, env={"HF_HUB_OFFLINE": "1"}).stdout
 
 
 def test_no_compatible_hub_variant_lists_every_reason(hub_server, tmp_path: Path,

@@ -306,3 +306,23 @@ def test_our_backend_puts_kernels_lock_into_dist_info(tmp_path: Path) -> None:
     with zipfile.ZipFile(only_wheel(tmp_path / "dist")) as wheel:
         (name,) = [n for n in wheel.namelist() if n.endswith(".dist-info/kernels.lock")]
         assert wheel.read(name).decode() == lock_text
+
+
+def test_a_lock_does_not_make_an_untrusted_kernel_run(hub_server, tmp_path: Path) -> None:
+    """A lock (anyone can write one) naming an untrusted publisher's kernel whose files are
+    cached: load_kernel refuses it until trust_remote_code names it."""
+    from huggingface_hub import snapshot_download
+
+    from kernels.upload import upload_tree
+    from test_load import fake_kernel
+
+    fake_kernel(tmp_path / "k", name="shady3")
+    commit = upload_tree(tmp_path / "k", repo_id="nobody/shady3").commit
+    snapshot_download("nobody/shady3", repo_type="kernel", revision=commit, endpoint=hub_server.url,
+                      cache_dir=hub_server.cache_dir)
+    lockfile = tmp_path / "kernels.lock"
+    lockfile.write_text(json.dumps([{"dependency": {"repo-id": "nobody/shady3", "version": 1},
+                                     "lock": {"commit": commit}}]))
+    with pytest.raises(UntrustedKernelError, match=r"trust_remote_code=\['nobody/shady3'\]"):
+        load_kernel("nobody/shady3", lockfile=lockfile)
+    assert load_kernel("nobody/shady3", lockfile=lockfile, trust_remote_code=["nobody/shady3"]).VALUE == 42

@@ -778,6 +778,11 @@ def test_cuda_capabilities_words_native_and_all() -> None:
     assert BuildSettings.from_config_settings({"kernels.cuda-capabilities": "all"}).cuda_capabilities is None
     with pytest.raises(ConfigError, match="'nativ' is not a CUDA capability.*'native'"):
         BuildSettings.from_config_settings({"kernels.cuda-capabilities": "nativ"})
+    with pytest.raises(ConfigError, match="'native' stands alone"):
+        BuildSettings.from_config_settings({"kernels.cuda-capabilities": "9.0;native"})
+    with pytest.raises(ConfigError, match="is empty"):
+        BuildSettings.from_config_settings({"kernels.cuda-capabilities": " ; "})
+    assert BuildSettings.from_config_settings({"kernels.cuda-capabilities": "8.0, 9.0a"}).cuda_capabilities == ("8.0", "9.0a")
 
 
 @pytest.mark.skipif(bool(__import__("kernels_build.gpus", fromlist=["x"]).visible_cuda_capabilities()),

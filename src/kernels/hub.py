@@ -387,16 +387,31 @@ def _trust_file() -> Path:
     return cache_root() / ".kernels" / "trusted-publishers.json"
 
 
-def _remembered_trust(key: tuple) -> bool:
-    """Whether the Hub said ``org`` is trusted less than :data:`TRUST_TTL` ago (on disk, so a
-    warm load in a new process needs no request). Only "trusted" is remembered."""
+def _remembered_trust(key: tuple, max_age: Optional[float] = TRUST_TTL) -> bool:
+    """Whether the Hub said ``org`` is trusted, less than ``max_age`` seconds ago (None: ever),
+    as remembered on disk (so a warm load in a new process needs no request). Only "trusted"
+    is remembered."""
     import time  # noqa: PLC0415
 
     try:
         seen = json.loads(_trust_file().read_text()).get(f"{key[0] or ''}|{key[1]}")
     except (OSError, ValueError, AttributeError):
         return False
-    return isinstance(seen, (int, float)) and 0 <= time.time() - seen < TRUST_TTL
+    if not isinstance(seen, (int, float)):
+        return False
+    return max_age is None or 0 <= time.time() - seen < max_age
+
+
+def remembered_trusted_publisher(org: str) -> bool:
+    """Whether the Hub (at :func:`endpoint`) ever said, on this machine, that ``org`` is a
+    trusted kernel publisher. What offline loads go by, since the Hub cannot be asked then.
+
+    Example::
+
+        >>> remembered_trusted_publisher("kernels-community")                   # doctest: +SKIP
+        True
+    """
+    return _remembered_trust((endpoint(), org), max_age=None)
 
 
 def _remember_trust(key: tuple) -> None:

@@ -340,11 +340,14 @@ def _resolve_hub(repo_id: str, *, revision: Optional[str], version: Optional[int
     ``"all"`` the whole variant directory.
     """
     offline = local_files_only or hub.offline()
-    _check_trust(repo_id, trust_remote_code, offline)
     env = _environment()
     if offline:
-        return _resolve_cached(repo_id, revision if revision is not None else f"v{version}", env, backend,
-                               version=version)
+        # What is missing from the cache is said first; then whether it may run.
+        resolved = _resolve_cached(repo_id, revision if revision is not None else f"v{version}", env, backend,
+                                   version=version)
+        _check_trust(repo_id, trust_remote_code, offline=True)
+        return resolved
+    _check_trust(repo_id, trust_remote_code, offline=False)
     if hub.is_commit_hash(revision):
         warm = _resolve_pinned(repo_id, revision, env, backend)  # type: ignore[arg-type]
         if warm is not None:
@@ -625,11 +628,16 @@ def _check_trust(repo_id: str, trust_remote_code: TrustRemoteCode, offline: bool
                             f"{trust_remote_code!r}")
         if repo_id in trust_remote_code:
             return
-    if offline:
-        logger.warning("%s: offline, so whether its publisher is trusted cannot be checked; "
-                       "loading it from the cache", repo_id)
-        return
     org = repo_id.split("/", 1)[0]
+    if offline:
+        # The Hub cannot be asked: only an answer it gave earlier on this machine counts.
+        if hub.remembered_trusted_publisher(org):
+            return
+        raise UntrustedKernelError(
+            f"{repo_id}: offline, so the Hub cannot say whether {org!r} is a trusted kernel publisher, "
+            f"and no earlier answer is remembered on this machine; its code is not run. Load it once "
+            f"online (a trusted publisher is remembered), or opt in with trust_remote_code="
+            f"[{repo_id!r}] (this repository) or trust_remote_code=True (any kernel).")
     if hub.is_trusted_publisher(org):
         return
     raise UntrustedKernelError(

@@ -261,6 +261,9 @@ def download_locked(project_dir: PathLike, *, all_variants: bool = False) -> Lis
     paths = []
     for lock in read_project_lock(project_dir):
         logger.info("%s@%s", lock.repo_id, lock.commit)
+        # Nothing is imported here, but ask now whether the publisher is trusted: the answer is
+        # remembered, and offline loads of this kernel (load_kernel) go by it.
+        hub.is_trusted_publisher(lock.repo_id.split("/", 1)[0])
         if all_variants:
             names = sorted(lock.variants) or hub.list_variants(lock.repo_id, lock.commit)
             for name in names:
@@ -337,7 +340,8 @@ def get_locked_kernel(repo_id: str, *, lockfile: Optional[PathLike], trust_remot
                  trust_remote_code=trust_remote_code, user_agent=user_agent, chain=(repo_id,))
 
 
-def load_kernel(repo_id: str, *, lockfile: Optional[PathLike], backend: Optional[str] = None) -> ModuleType:
+def load_kernel(repo_id: str, *, lockfile: Optional[PathLike], backend: Optional[str] = None,
+                trust_remote_code: Any = False) -> ModuleType:
     """Load the locked commit of ``repo_id`` from the cache only (no network), after checking
     its files against the lock. Fill the cache ahead with ``kernels download <project>``.
 
@@ -345,21 +349,26 @@ def load_kernel(repo_id: str, *, lockfile: Optional[PathLike], backend: Optional
         repo_id: the kernel, ``"org/name"``; must be in the lock.
         lockfile: a ``kernels.lock``; None reads the lock of the calling package.
         backend: ``"cpu"`` or the detected backend (default).
+        trust_remote_code: as for :func:`kernels.get_kernel`. Without the network, a publisher
+            counts as trusted only when the Hub said so earlier on this machine (``kernels lock``
+            and ``kernels download`` ask it).
 
     Raises:
         LockError: no lock, or ``repo_id`` not in it.
         KernelNotCachedError: the cache lacks the locked commit (run ``kernels download``).
         KernelIntegrityError: the cached files do not match the lock.
+        UntrustedKernelError: the publisher is not known to be trusted and no opt-in was given.
 
     Example::
 
         >>> from kernels import load_kernel
         >>> act = load_kernel("kernels-community/activation", lockfile=None)   # doctest: +SKIP
     """
-    from .load import _ensure_intact, _environment, _load, _resolve_cached  # noqa: PLC0415
+    from .load import _check_trust, _ensure_intact, _environment, _load, _resolve_cached  # noqa: PLC0415
     from .local import RepoInfo, loaded_module  # noqa: PLC0415
 
     lock = _find_lock(repo_id, lockfile)
+    _check_trust(repo_id, trust_remote_code, offline=True)
     resolved = _resolve_cached(repo_id, lock.commit, _environment(), backend, version=None)
     assert resolved.variant_dir is not None and resolved.metadata is not None
     module = loaded_module(resolved.variant_dir)
@@ -370,7 +379,7 @@ def load_kernel(repo_id: str, *, lockfile: Optional[PathLike], backend: Optional
     else:
         _ensure_intact(repo_id, resolved, offline=True, user_agent=None)
     return _load(resolved.variant_dir, resolved.metadata, RepoInfo(repo_id, lock.commit), backend=backend,
-                 trust_remote_code=True, user_agent=None, chain=(repo_id,))
+                 trust_remote_code=trust_remote_code, user_agent=None, chain=(repo_id,))
 
 
 def _find_lock(repo_id: str, lockfile: Optional[PathLike]) -> KernelLock:

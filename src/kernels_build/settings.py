@@ -155,6 +155,12 @@ def _capabilities(value: Optional[str]) -> Optional[Tuple[str, ...]]:
     if value.strip() == NATIVE:
         return (NATIVE,)
     caps = tuple(c for c in re.split(r"[;, ]+", value.strip()) if c)
+    if not caps:
+        raise _error(_PREFIX + "cuda-capabilities", "is empty; name capabilities such as 9.0, or native or all")
+    for word in (NATIVE, ALL_ARCHS):
+        if word in caps:
+            raise _error(_PREFIX + "cuda-capabilities",
+                         f"{word!r} stands alone; it cannot be combined with other capabilities ({value!r})")
     for cap in caps:
         if not re.fullmatch(r"\d+\.\d+[af]?(\+PTX)?", cap):
             raise _error(

@@ -141,8 +141,10 @@ def _from_explicit(library: HeaderLibrary, kernels: Tuple[str, ...], directory: 
         why = "does not exist" if not root.is_dir() else f"has no {library.marker}"
         raise DependencyError(
             f"{origin}={directory} is not a {library.title} source tree ({why}); kernel.{kernels[0]} "
-            f"declares {library.name} ({library.title} {library.version}). Point it at the root of "
-            f"a {library.title} checkout, or unset it to use PyPI or a fetched copy."
+            f"declares {library.name} ({library.title} {library.version}). Point it at the directory "
+            f"that holds {library.marker}"
+            + (f" (in an unpacked {library.pypi.distribution} wheel: {library.pypi.root})" if library.pypi else "")
+            + ", or unset it to use PyPI or a fetched copy."
         )
     stated = probe.stated_version(library, root)
     if stated is not None and stated != library.version:
@@ -159,8 +161,10 @@ def _not_found(library: HeaderLibrary, kernels: Tuple[str, ...], url: str, cause
         + (f" or {library.upstream_env}=DIR" if library.upstream_env else ""),
     ]
     if library.pypi is not None:
+        installed = pypi.installed_version(library.pypi.distribution)
+        found = f"; {library.pypi.distribution} {installed} is installed, another version" if installed else ""
         lines.append(f"  b) install {library.pypi.requirement} into the build environment "
-                     "(build isolation asks for it by itself)")
+                     f"(build isolation asks for it by itself){found}")
     else:
         lines.append(f"  b) (no PyPI package holds {library.title} {library.version})")
     what = f"tag {library.git_tag} of" if library.archive_url is None else "the archive"
