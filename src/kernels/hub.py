@@ -220,6 +220,28 @@ def user_agent(extra=None):  # -> Union[dict, str, None]
     return agent
 
 
+def check_repo_id(repo_id: object) -> str:
+    """``repo_id`` when it is a Hub repository id of the form ``"org/name"`` (by
+    huggingface_hub's own rules); else :class:`HubError` (a ``ValueError``) naming it.
+
+    Ids become cache paths and URLs, so nothing else may pass (``../../etc``, ``a//b``, names
+    with spaces or line breaks).
+
+    >>> check_repo_id("kernels-community/relu")
+    'kernels-community/relu'
+    """
+    from huggingface_hub.errors import HFValidationError  # noqa: PLC0415
+    from huggingface_hub.utils import validate_repo_id  # noqa: PLC0415
+
+    if not isinstance(repo_id, str) or repo_id.count("/") != 1:
+        raise HubError(f"{repo_id!r} is not a kernel repository id of the form 'org/name'")
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        raise HubError(f"{repo_id!r} is not a valid repository id: {str(exc).splitlines()[0]}") from None
+    return repo_id
+
+
 def list_variants(repo_id: str, revision: str, *, user_agent_extra=None) -> List[str]:
     """Names of the folders under ``build/`` of ``repo_id`` at ``revision`` (one request).
 
@@ -260,6 +282,7 @@ def download_variant_file(repo_id: str, revision: str, variant: str, filename: s
     """
     from huggingface_hub import hf_hub_download  # noqa: PLC0415
 
+    _check_variant_name(variant)
     path = _call(
         lambda: hf_hub_download(
             repo_id, f"build/{variant}/{filename}", repo_type=REPO_TYPE, revision=revision,
@@ -284,6 +307,7 @@ def download_variant(repo_id: str, revision: str, variant: str, *, local_files_o
     """
     from huggingface_hub import snapshot_download  # noqa: PLC0415
 
+    _check_variant_name(variant)
     path = _call(
         lambda: snapshot_download(
             repo_id, repo_type=REPO_TYPE, revision=revision, allow_patterns=[f"build/{variant}/*"],
@@ -293,6 +317,13 @@ def download_variant(repo_id: str, revision: str, variant: str, *, local_files_o
         repo_id, revision,
     )
     return Path(path) / "build" / variant
+
+
+def _check_variant_name(variant: str) -> None:
+    """Variant names become paths in the cache: only real variant names pass (``ValueError``)."""
+    from .variants import parse_variant  # noqa: PLC0415
+
+    parse_variant(variant)
 
 
 def cache_root() -> Path:

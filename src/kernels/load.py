@@ -339,6 +339,7 @@ def _resolve_hub(repo_id: str, *, revision: Optional[str], version: Optional[int
     ``fetch``: ``"none"`` decides only, ``"metadata"`` also gets the variant's metadata.json,
     ``"all"`` the whole variant directory.
     """
+    hub.check_repo_id(repo_id)  # ids become cache paths and URLs
     offline = local_files_only or hub.offline()
     env = _environment()
     if offline:

@@ -30,7 +30,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .errors import IncompatibleKernelError, MetadataError, MissingPythonDependencyError
+from .errors import IncompatibleKernelError, KernelTreeError, MetadataError, MissingPythonDependencyError
 from .metadata import METADATA_FILENAME, Metadata
 from .python_depends import PYTHON_DEPENDS_PIP
 
@@ -356,7 +356,15 @@ def import_variant(
         if loaded is not None:
             return loaded.module
         module = sys.modules.get(metadata.id)
+        if module is not None and not any(k.module is module for k in _LOADED.values()):
+            raise KernelTreeError(
+                str(variant_dir), f"metadata.json's id {metadata.id!r} names a module that is already "
+                "imported and was not loaded by kernels; refusing to hand it out or replace it")
         if module is None:
+            if importlib.util.find_spec(metadata.id) is not None:
+                raise KernelTreeError(
+                    str(variant_dir), f"metadata.json's id {metadata.id!r} names a module that Python can "
+                    "import from elsewhere; a kernel's id must be its own op namespace (_<name>_<backend>_<hash>)")
             module = _exec_package(Path(variant_dir), metadata, dependencies or {})
         else:
             logger.debug("kernel build %s is already loaded; reusing it for %s", metadata.id, variant_dir)

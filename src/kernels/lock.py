@@ -36,8 +36,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
-from . import hub, integrity
-from .errors import KernelIntegrityError, LockError
+from . import hub, integrity, limits
+from .errors import HubError, KernelIntegrityError, LockError
+from .variants import parse_variant
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -121,6 +122,10 @@ def _parse_entry(entry: Any, where: str) -> KernelLock:
                               version=version, revision=dependency.get("revision"))
         variants = {}
         for name, value in (entry.get("variants") or {}).items():
+            try:
+                parse_variant(name)  # names become paths in the cache
+            except ValueError as exc:
+                raise LockError(f"{where}.variants: {exc}") from None
             if not isinstance(value, dict) or not str(value.get("hash", "")).startswith("sha256-"):
                 raise LockError(f"{where}.variants.{name}: expected {{\"hash\": \"sha256-<hex>\", ...}}")
             if value.get("hash_type", integrity.HASH_TYPE) != integrity.HASH_TYPE:
@@ -132,9 +137,10 @@ def _parse_entry(entry: Any, where: str) -> KernelLock:
 
 
 def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str) or "/" not in value:
-        raise LockError(f"{where}: expected a repository id \"org/name\", got {value!r}")
-    return value
+    try:
+        return hub.check_repo_id(value)
+    except HubError as exc:
+        raise LockError(f"{where}: {exc}") from None
 
 
 def _commit(value: Any, where: str) -> str:
@@ -240,10 +246,20 @@ def read_project_lock(project_dir: PathLike) -> List[KernelLock]:
     """The locks of ``<project_dir>/kernels.lock``."""
     path = Path(project_dir) / LOCK_FILENAME
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_lock_text(path)
     except FileNotFoundError:
         raise LockError(f"{path}: no such file; run `kernels lock {project_dir}` first") from None
     return parse_lockfile(text, str(path))
+
+
+def _read_lock_text(path: Path) -> str:
+    """A lock file's text: a regular UTF-8 file within the lock file bound (:mod:`kernels.limits`)."""
+    try:
+        return limits.read_regular_file(path, "lockfile_bytes").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LockError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except ValueError as exc:
+        raise LockError(str(exc)) from None
 
 
 def download_locked(project_dir: PathLike, *, all_variants: bool = False) -> List[Path]:
@@ -386,7 +402,7 @@ def _find_lock(repo_id: str, lockfile: Optional[PathLike]) -> KernelLock:
     if lockfile is not None:
         path = Path(lockfile)
         try:
-            text, source = path.read_text(encoding="utf-8"), str(path)
+            text, source = _read_lock_text(path), str(path)
         except FileNotFoundError:
             raise LockError(f"{path}: no such lock file; run `kernels lock <project>` to write it") from None
     else:

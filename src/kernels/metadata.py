@@ -231,7 +231,12 @@ class Metadata:
         >>> Metadata.read_from_file("build/torch-cpu/metadata.json").id  # doctest: +SKIP
         '_my_relu_cpu_1a2b3c4'
         """
-        data = Path(path).read_bytes()
+        from . import limits  # noqa: PLC0415
+
+        try:
+            data = limits.read_regular_file(path, "metadata_bytes")
+        except ValueError as exc:
+            raise MetadataError(str(exc), source=os.fspath(path)) from None
         return cls.from_bytes(data, source=os.fspath(path))
 
     @classmethod
@@ -243,6 +248,10 @@ class Metadata:
           ...
         kernels.errors.MetadataError: m.json: invalid JSON at line 1, column 15: Expecting property name enclosed in double quotes
         """
+        from . import limits  # noqa: PLC0415
+
+        if len(data) > limits.bound("metadata_bytes"):
+            raise MetadataError(f"{len(data)} bytes, more than {limits.describe('metadata_bytes')}", source=source)
         if isinstance(data, bytes):
             try:
                 text = data.decode("utf-8")

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from . import __version__
+from . import __version__, limits
 from .errors import KernelWheelError, MetadataError
 from .metadata import DIGEST_ALGORITHMS, METADATA_FILENAME, SIGNATURE_FILENAME, Metadata, compare_files
 from .python_depends import pip_requirements
@@ -510,9 +510,14 @@ def _check_backend(variant: Variant, metadata: Metadata, fail: Any) -> None:
 
 
 def _read_members(archive: zipfile.ZipFile, fail: Any) -> Dict[str, bytes]:
-    """Every file member's content, after refusing unsafe members."""
+    """Every file member's content, after refusing unsafe members and archives beyond the
+    bounds of :mod:`kernels.limits` (judged from the headers before anything is inflated)."""
     infos = archive.infolist()
+    if len(infos) > limits.bound("archive_members"):
+        raise fail(f"holds {len(infos)} members, more than {limits.describe('archive_members')}")
     seen = set()
+    files = {i.filename for i in infos if not i.is_dir()}
+    total = 0
     for info in infos:
         name = info.filename
         problem = path_problem(name[:-1] if name.endswith("/") else name)
@@ -523,15 +528,45 @@ def _read_members(archive: zipfile.ZipFile, fail: Any) -> Dict[str, bytes]:
         if name in seen:
             raise fail(f"member {name!r} appears twice")
         seen.add(name)
+        parent = name.rstrip("/").rsplit("/", 1)[0] if "/" in name.rstrip("/") else None
+        while parent:
+            if parent in files:
+                raise fail(f"member {name!r} lies under {parent!r}, which is a file")
+            parent = parent.rsplit("/", 1)[0] if "/" in parent else None
+        size = info.file_size
+        if size > limits.bound("member_bytes"):
+            raise fail(f"member {name!r} inflates to {size} bytes, more than {limits.describe('member_bytes')}")
+        if size > limits.RATIO_EXEMPT_BYTES and size > limits.bound("compression_ratio") * max(info.compress_size, 1):
+            raise fail(f"member {name!r} inflates {size // max(info.compress_size, 1)}-fold, more than "
+                       f"{limits.describe('compression_ratio')}: refusing a likely zip bomb")
+        total += size
+        if total > limits.bound("archive_bytes"):
+            raise fail(f"inflates to more than {limits.describe('archive_bytes')} bytes")
     data: Dict[str, bytes] = {}
     for info in infos:
         if info.is_dir():
             continue
         try:
-            data[info.filename] = archive.read(info)
+            data[info.filename] = _inflate(archive, info)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError) as exc:
             raise fail(f"member {info.filename!r} cannot be read: {exc}") from None
     return data
+
+
+def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo, chunk: int = 1 << 20) -> bytes:
+    """A member's content, read in chunks and never past the size its header declares."""
+    parts = []
+    left = info.file_size
+    with archive.open(info) as stream:
+        while left > 0:
+            part = stream.read(min(chunk, left))
+            if not part:
+                break
+            parts.append(part)
+            left -= len(part)
+        if stream.read(1):
+            raise zipfile.BadZipFile("holds more data than its header declares")
+    return b"".join(parts)
 
 
 def _verify_record(data: Mapping[str, bytes], dist_info: str, fail: Any) -> None:

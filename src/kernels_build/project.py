@@ -23,7 +23,7 @@ from kernels.python_depends import PYTHON_DEPENDS_PIP, pip_requirements  # noqa:
 from .compiler_cache import find_compiler_cache
 from .config import Torch
 from .cuda_archs import gencode_flags
-from .errors import ConfigError
+from .errors import ConfigError, SourceError
 from .flags import torch_flags
 from .plan import BuildPlan
 from .registration import (
@@ -238,7 +238,26 @@ def python_files(plan: BuildPlan) -> List[str]:
         and p.suffix.lstrip(".") in pyext
         and p.name != "_ops.py"  # always the generated one
     ]
+    problems = [f"{rel}: {why}" for rel in files for why in [_python_file_problem(base, rel, plan.config.root)] if why]
+    if problems:
+        raise SourceError(f"{base}: these files cannot be shipped:\n" + "\n".join(f"  - {p}" for p in problems))
     return files
+
+
+#: What a shipped file's name may hold: it is written into the generated CMake project.
+_SAFE_FILE_NAME = re.compile(r"[A-Za-z0-9._+@=,~ -]+")
+
+
+def _python_file_problem(base: Path, rel: str, root: Path) -> str:
+    """Why the package file ``rel`` cannot be shipped, or "" (name and link checks)."""
+    for part in rel.split("/"):
+        if not _SAFE_FILE_NAME.fullmatch(part):
+            return "its name holds characters other than letters, digits, space and ._+@=,~-; rename it"
+    try:
+        (base / rel).resolve().relative_to(root.resolve())
+    except ValueError:
+        return f"it is a link to {(base / rel).resolve()}, outside the repository; copy the file instead"
+    return ""
 
 
 def render_cmakelists(plan: BuildPlan) -> str:

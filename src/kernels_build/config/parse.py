@@ -739,6 +739,20 @@ def check_layout(config: BuildConfig) -> None:
         raise SourceError(f"{config.path}: the repository does not match build.toml:\n{listing}")
 
 
+#: Characters that CMake would expand or split on in a generated argument (``${...}``, ``;``),
+#: or that quote and escape there.
+_UNSAFE_PATH_CHARACTERS = frozenset('$;"\\`')
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, with every link resolved, lies inside ``root`` (resolved too)."""
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
 def _path_problems(root: Path, key: str, entries: Sequence[str], want_dir: bool) -> List[str]:
     problems = []
     for entry in entries:
@@ -751,9 +765,18 @@ def _path_problems(root: Path, key: str, entries: Sequence[str], want_dir: bool)
         if normal == ".." or normal.startswith("../"):
             problems.append(f'{key}: "{entry}" points outside the repository root {root}')
             continue
+        unsafe = sorted(set(c for c in str(posix) if c in _UNSAFE_PATH_CHARACTERS or ord(c) < 32))
+        if unsafe:
+            problems.append(f'{key}: "{entry}" holds {" ".join(repr(c) for c in unsafe)}, which the generated '
+                            "build files cannot carry literally; rename it")
+            continue
         full = root / posix
         if not full.exists():
             problems.append(f'{key}: "{entry}" does not exist (looked for {full})')
+        elif not _inside(full, root):
+            # Judged after resolving links: a link may not pull in a file from elsewhere.
+            problems.append(f'{key}: "{entry}" resolves to {full.resolve()}, outside the repository root {root} '
+                            "(a symbolic link); copy the file into the repository")
         elif want_dir and not full.is_dir():
             problems.append(f'{key}: "{entry}" is not a directory ({full})')
         elif not want_dir and full.is_dir():
