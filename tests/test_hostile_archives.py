@@ -109,3 +109,14 @@ def test_oversized_lock_file_is_refused(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("KERNELS_MAX_LOCKFILE_BYTES", "100")
     with pytest.raises(LockError, match=r"more than 100 \(KERNELS_MAX_LOCKFILE_BYTES\)"):
         read_project_lock(tmp_path)
+
+
+def test_a_fifo_in_a_variant_is_refused_not_read(tmp_path: Path) -> None:
+    from kernels.metadata import compute_digest
+
+    variant = tmp_path / "torch-cpu"
+    variant.mkdir()
+    (variant / "__init__.py").write_text("")
+    os.mkfifo(variant / "evil")
+    with pytest.raises(MetadataError, match="evil is not a regular file"):
+        compute_digest(variant)

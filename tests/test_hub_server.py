@@ -507,3 +507,40 @@ def test_lfs_upload_and_cli(hub_server: HubServer, tmp_path: Path, http: httpx2.
         _, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 0
     assert stderr == ""
+
+
+def test_an_oversized_body_is_413_before_it_is_read(hub_server: HubServer) -> None:
+    """A request that claims 1.5 GB gets 413 at once; the server never buffers it."""
+    import http.client
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    connection = http.client.HTTPConnection(hub_server.host, hub_server.port, timeout=30)
+    connection.putrequest("POST", "/api/repos/create")
+    connection.putheader("Authorization", f"Bearer {hub_server.token}")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", str(1_500_000_000))
+    connection.endheaders()
+    connection.send(b'{"name": "x", ' + b" " * 65536)  # a little of it; the rest never comes
+    response = connection.getresponse()
+    assert response.status == 413
+    assert "exceeds the limit" in response.getheader("X-Error-Message", "")
+    connection.close()
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 * 1024  # KB: no 1.5 GB buffer
+
+
+def test_a_chunked_body_past_the_limit_is_413(tmp_path: Path) -> None:
+    import http.client
+
+    with HubServer(tmp_path / "hub", max_body_bytes=1000) as server:
+        connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+        body = iter([b'{"name": "', b"x" * 2000, b'"}'])
+        connection.request("POST", "/api/repos/create", body=body, headers={
+            "Authorization": "Bearer hf_dummy", "Content-Type": "application/json"}, encode_chunked=True)
+        assert connection.getresponse().status == 413
+        connection.close()
+        bad = http.client.HTTPConnection(server.host, server.port, timeout=30)
+        bad.putrequest("POST", "/api/repos/create")
+        bad.putheader("Content-Length", "12x")
+        bad.endheaders()
+        assert bad.getresponse().status == 400

@@ -27,6 +27,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import stat
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -513,6 +514,10 @@ def _variant_files(variant_dir: Path) -> Iterator[Tuple[str, Path]]:
 
 
 def _hash_file(path: Path, algorithm: str) -> str:
+    # Judged from stat, without opening: reading a FIFO or a device could block forever.
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise MetadataError(f"{path} is not a regular file (a FIFO, device or socket?); refusing to read it",
+                            key="digest")
     h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

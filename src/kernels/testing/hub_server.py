@@ -94,6 +94,8 @@ DEFAULT_PAGE_SIZE = 1000
 DEFAULT_USER = "testuser"
 LFS_POINTER_TEMPLATE = "version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {size}\n"
 COPY_CHUNK = 1024 * 1024
+#: The largest request body the server reads into memory by default (413 beyond it).
+DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024
 
 #: ``.gitattributes`` of a new repository (initial commit), like the Hub creates one.
 DEFAULT_GITATTRIBUTES = "".join(
@@ -715,7 +717,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     yield data
                 self.rfile.readline()
         else:
-            remaining = int(self.headers.get("Content-Length") or 0)
+            declared = (self.headers.get("Content-Length") or "0").strip()
+            if not declared.isdigit():
+                self.close_connection = True
+                raise HubError(400, f"Invalid Content-Length: {declared!r}")
+            remaining = int(declared)
             while remaining > 0:
                 data = self.rfile.read(min(remaining, COPY_CHUNK))
                 if not data:
@@ -724,8 +730,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 yield data
 
     def _body(self) -> bytes:
+        """The whole request body, at most ``max_body_bytes`` (413 before reading when the
+        declared length is larger, or as soon as a chunked body grows past it)."""
         if self._body_cache is None:
-            self._body_cache = b"".join(self._iter_body())
+            limit = self.server.hub.max_body_bytes
+            declared = self.headers.get("Content-Length")
+            if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+                self.close_connection = True  # the unread body must not be taken for a request
+                raise HubError(413, f"Request body of {int(declared)} bytes exceeds the limit of {limit} bytes")
+            parts, total = [], 0
+            for part in self._iter_body():
+                total += len(part)
+                if total > limit:
+                    self.close_connection = True
+                    raise HubError(413, f"Request body exceeds the limit of {limit} bytes")
+                parts.append(part)
+            self._body_cache = b"".join(parts)
         return self._body_cache
 
     def _json_body(self) -> Dict[str, Any]:
@@ -772,9 +792,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             try:
                 self._route(split.path)
             finally:
-                # Keep the connection usable: consume what the handler did not read.
-                for _ in self._iter_body():
-                    pass
+                # Keep the connection usable: consume what the handler did not read (unless
+                # the connection is closing anyway, e.g. after a 413 for a huge body).
+                if not self.close_connection:
+                    for _ in self._iter_body():
+                        pass
         except HubError as err:
             self._send_error(err)
         except (BrokenPipeError, ConnectionResetError):
@@ -1460,11 +1482,14 @@ class HubServer:
         page_size: default page size of paginated listings (tree, commits).
         verbose: log requests and errors to stderr.
         user: name of the fake user every token authenticates as.
+        max_body_bytes: the largest request body read into memory (JSON, inline commits);
+            larger ones are answered 413 before they are read. LFS uploads stream to disk.
     """
 
     def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0, *, lfs: bool = True,
                  lfs_threshold: int = DEFAULT_LFS_THRESHOLD, page_size: int = DEFAULT_PAGE_SIZE,
-                 verbose: bool = False, user: str = DEFAULT_USER):
+                 verbose: bool = False, user: str = DEFAULT_USER, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES):
+        self.max_body_bytes = max_body_bytes
         self.root = Path(root)
         self.host = host
         self.port = port
