@@ -11,6 +11,7 @@ import ctypes
 import os
 import shutil
 import subprocess
+from functools import lru_cache
 from typing import List, Optional, Tuple
 
 # CUdevice_attribute values of the driver API (cuda.h).
@@ -18,10 +19,12 @@ _ATTR_CC_MAJOR = 75
 _ATTR_CC_MINOR = 76
 
 
+@lru_cache(maxsize=None)
 def visible_cuda_capabilities() -> Tuple[str, ...]:
     """Compute capabilities of the visible GPUs, e.g. ``("9.0",)``: deduplicated, oldest first.
 
-    Empty when no GPU is visible or no NVIDIA driver is installed; never raises.
+    Empty when no GPU is visible or no NVIDIA driver is installed; never raises. Asked once per
+    process (the editable-install default and the ``native`` narrowing both need it).
     """
     found = _from_driver()
     if found is None:
