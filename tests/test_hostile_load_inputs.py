@@ -67,3 +67,31 @@ def test_variant_names_are_checked_before_they_become_cache_paths() -> None:
 
     with pytest.raises(ValueError, match="invalid variant"):
         hub.download_variant("org/relu", "a" * 40, "../../../victim")
+
+
+@pytest.mark.parametrize("repo_id", [
+    "org/relu", "kernels-community/relu", "a_b/c.d", "../../etc", "a//b", "org/name\n", "org/na me",
+    "org/-x", "org/x-", "org/.x", "org/a--b", "org/a..b", "org/x.git", "org/" + "x" * 100, "/x", "x/",
+    "org/näme", "o/b/c", "noslash",
+])
+def test_repo_id_check_is_as_strict_as_huggingface_hub(repo_id: str) -> None:
+    """The check runs without importing huggingface_hub; it refuses whatever its validator does."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    from kernels import hub
+    from kernels.errors import HubError
+
+    try:
+        validate_repo_id(repo_id)
+        hf_ok = "/" in repo_id
+    except HFValidationError:
+        hf_ok = False
+    try:
+        hub.check_repo_id(repo_id)
+        ours_ok = True
+    except HubError:
+        ours_ok = False
+    assert not ours_ok or hf_ok, f"{repo_id!r} passes ours but not huggingface_hub's"
+    if repo_id in ("org/relu", "kernels-community/relu", "a_b/c.d"):
+        assert ours_ok

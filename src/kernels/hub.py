@@ -220,25 +220,31 @@ def user_agent(extra=None):  # -> Union[dict, str, None]
     return agent
 
 
+#: One part of a repository id by the Hub's rules (huggingface_hub's ``validate_repo_id``):
+#: letters, digits, ``_``, ``-`` and ``.``, starting and ending with a letter, digit or ``_``.
+_REPO_ID_PART = r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?"
+_REPO_ID_RE = re.compile(rf"{_REPO_ID_PART}/{_REPO_ID_PART}")
+
+
 def check_repo_id(repo_id: object) -> str:
-    """``repo_id`` when it is a Hub repository id of the form ``"org/name"`` (by
-    huggingface_hub's own rules); else :class:`HubError` (a ``ValueError``) naming it.
+    """``repo_id`` when it is a Hub repository id of the form ``"org/name"``; else
+    :class:`HubError` (a ``ValueError``) naming it.
 
     Ids become cache paths and URLs, so nothing else may pass (``../../etc``, ``a//b``, names
-    with spaces or line breaks).
+    with spaces or line breaks). The rules are the Hub's, as huggingface_hub's
+    ``validate_repo_id`` applies them (also: no ``--`` or ``..``, no ``.git`` ending, at most
+    96 characters); they are checked here without importing huggingface_hub, because warm
+    loads pinned to a commit otherwise never import it.
 
     >>> check_repo_id("kernels-community/relu")
     'kernels-community/relu'
     """
-    from huggingface_hub.errors import HFValidationError  # noqa: PLC0415
-    from huggingface_hub.utils import validate_repo_id  # noqa: PLC0415
-
     if not isinstance(repo_id, str) or repo_id.count("/") != 1:
         raise HubError(f"{repo_id!r} is not a kernel repository id of the form 'org/name'")
-    try:
-        validate_repo_id(repo_id)
-    except HFValidationError as exc:
-        raise HubError(f"{repo_id!r} is not a valid repository id: {str(exc).splitlines()[0]}") from None
+    if (not _REPO_ID_RE.fullmatch(repo_id) or "--" in repo_id or ".." in repo_id
+            or repo_id.endswith(".git") or len(repo_id) > 96):
+        raise HubError(f"{repo_id!r} is not a valid repository id: use letters, digits, '-', '_' and '.', "
+                       "not at the start or end of a part, without '--' or '..', at most 96 characters")
     return repo_id
 
 
