@@ -155,6 +155,42 @@ def test_corrupted_cached_file_is_detected(hub_server, tmp_path: Path) -> None:
     assert init.read_text() == "VALUE = 42\n"
 
 
+def test_a_cache_link_to_a_file_outside_the_cache_is_refused_and_the_file_is_never_deleted(
+        hub_server, tmp_path: Path) -> None:
+    """A snapshot link repointed at a user's file (named like the blob, with the same content,
+    so hashing alone would pass) is refused offline; online the repair re-fetches the file and
+    deletes only the link, never the file it pointed at."""
+    from test_load import fake_kernel
+
+    hub_server.set_trusted_publisher(ORG)
+    fake_kernel(tmp_path / "k", name="relinked", files={"__init__.py": "VALUE = 42\n"})
+    upload_tree(tmp_path / "k", repo_id=f"{ORG}/relinked")
+    code = f"""
+        import logging, kernels
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+        try:
+            print("VALUE", kernels.get_kernel("{ORG}/relinked", version=1, backend="cpu").VALUE)
+        except RuntimeError as exc:
+            print("ERROR", type(exc).__name__, exc)
+    """
+    run = lambda **env: subprocess.run(_script(code), env=_env(env), stdout=subprocess.PIPE,  # noqa: E731
+                                       stderr=subprocess.STDOUT, text=True, timeout=120).stdout
+    assert "VALUE 42" in run()
+    (init,) = (hub_server.cache_dir / f"kernels--{ORG}--relinked").glob("snapshots/*/build/torch-cpu/__init__.py")
+    elsewhere = tmp_path / "users-files" / init.resolve().name
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(init.read_bytes())
+    init.unlink()
+    init.symlink_to(os.path.relpath(elsewhere, init.parent))
+
+    offline = run(HF_HUB_OFFLINE="1")
+    assert "ERROR KernelIntegrityError" in offline and "links outside the kernel's cache folder" in offline
+    online = run()
+    assert "corrupted files in the cache" in online and "VALUE 42" in online
+    assert elsewhere.read_bytes() == b"VALUE = 42\n"  # the user's file is still there
+    assert init.resolve().parent.name == "blobs"
+
+
 # --------------------------------------------------------------------------- versions / info
 
 

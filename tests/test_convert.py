@@ -127,7 +127,7 @@ def _modified_copy(wheel: Path, out_dir: Path, *, variant: Optional[str] = None,
     file follow) and/or an edited ``__init__.py`` (the metadata digest follows)."""
     contents = read_kernel_wheel(wheel)
     files = dict(contents.files)
-    files["__init__.py"] += init_suffix
+    files["__init__.py"] = files["__init__.py"].read() + init_suffix
     metadata = dataclasses.replace(contents.metadata, digest=package_digest(files))
     files["metadata.json"] = metadata.to_json().encode()
     target = parse_variant(variant) if variant else contents.variant
@@ -222,7 +222,7 @@ def test_write_is_deterministic_and_canonical(tmp_path: Path, monkeypatch: pytes
         "demo-kernel", "demo_kernel", "torch213-cxx11-cpu-x86_64-linux")
     assert contents.requires == ("torch==2.13.*",)
     assert contents.summary == "demo-kernel kernel for PyTorch"
-    assert contents.files["sub/data.txt"] == b"data\n"
+    assert contents.files["sub/data.txt"].read() == b"data\n"
 
 
 def test_write_noarch_is_purelib(tmp_path: Path) -> None:

@@ -120,3 +120,86 @@ def test_a_fifo_in_a_variant_is_refused_not_read(tmp_path: Path) -> None:
     os.mkfifo(variant / "evil")
     with pytest.raises(MetadataError, match="evil is not a regular file"):
         compute_digest(variant)
+
+
+def test_a_valid_wheel_with_a_huge_member_converts_both_ways_with_flat_memory(tmp_path: Path) -> None:
+    """A member that the bounds allow (here 384 MiB, RECORD and digest right) is hashed and
+    copied a chunk at a time: writing the wheel, ``from_wheel`` and ``to_wheel`` each grow the
+    process by a small fraction of the member, and the round trip gives the same wheel."""
+    size = 384 << 20
+    code = textwrap.dedent(f"""
+        import json, resource, sys
+        from pathlib import Path
+        from kernels.convert import from_wheel, to_wheel
+        from kernels.metadata import Metadata
+        from kernels.package_files import CHUNK_BYTES, PackageFile
+        from kernels.variants import parse_variant
+        from kernels.wheels import package_digest, write_kernel_wheel
+
+        class Zeros(PackageFile):
+            def __init__(self, size):
+                super().__init__()
+                self.size = size
+            def chunks(self):
+                block = bytes(CHUNK_BYTES)
+                for start in range(0, self.size, CHUNK_BYTES):
+                    yield block[: min(CHUNK_BYTES, self.size - start)]
+
+        def peak():
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+        tmp = Path({str(tmp_path)!r})
+        files = {{"__init__.py": b"", "big.bin": Zeros({size})}}
+        meta = {{"name": "relu", "version": 1, "license": "MIT", "id": "_relu_0123456", "python-depends": [],
+                 "backend": {{"type": "cpu"}}, "digest": package_digest(files)}}
+        files["metadata.json"] = json.dumps(meta).encode()
+        Metadata.from_bytes(files["metadata.json"])
+        base = peak()
+        wheel = write_kernel_wheel(tmp / "dist", name="relu", version="1.0.0+torchcpu", tag="py3-none-any",
+                                   module="relu", variant=parse_variant("torch-cpu"), package_files=files,
+                                   requires=["torch"], summary="relu kernel for PyTorch")
+        print("WRITE_KB", peak() - base)
+        base = peak()
+        (variant_dir,) = from_wheel([wheel], tmp / "tree")
+        print("FROM_KB", peak() - base)
+        assert (variant_dir / "big.bin").stat().st_size == {size}
+        base = peak()
+        (again,) = to_wheel(tmp / "tree", 1, tmp / "again")
+        print("TO_KB", peak() - base)
+        print("SAME", again.read_bytes() == wheel.read_bytes())
+    """)
+    env = {**os.environ, "PYTHONPATH": str(SRC), "KERNELS_MAX_COMPRESSION_RATIO": "100000"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    grown = {key: int(proc.stdout.split(key)[1].split()[0]) for key in ("WRITE_KB", "FROM_KB", "TO_KB")}
+    assert all(kb < 48 * 1024 for kb in grown.values()), proc.stdout  # the member is 384 MiB
+    assert "SAME True" in proc.stdout
+
+
+def test_a_special_file_in_a_variant_directory_is_refused_by_to_wheel(tmp_path: Path) -> None:
+    from kernels.convert import to_wheel
+    from kernels.errors import KernelTreeError
+
+    variant = tmp_path / "build" / "torch-cpu"
+    variant.mkdir(parents=True)
+    (variant / "metadata.json").write_text(json.dumps({"name": "relu", "version": 1, "license": "MIT", "python-depends": [], "backend": {"type": "cpu"}}))
+    os.mkfifo(variant / "pipe")
+    with pytest.raises(KernelTreeError, match="pipe: is not a regular file"):
+        to_wheel(tmp_path, 1, tmp_path / "dist")
+    assert not (tmp_path / "dist").exists()
+
+
+def test_a_fifo_or_a_link_to_a_device_in_a_cached_variant_is_refused_not_read(tmp_path: Path) -> None:
+    from kernels.errors import KernelIntegrityError
+    from kernels.integrity import local_variant_hash
+
+    variant = tmp_path / "torch-cpu"
+    variant.mkdir()
+    (variant / "__init__.py").write_text("")
+    (variant / "zero").symlink_to("/dev/zero")  # reading it never ends
+    with pytest.raises(KernelIntegrityError, match="zero is not a regular file"):
+        local_variant_hash(variant)
+    (variant / "zero").unlink()
+    os.mkfifo(variant / "pipe")
+    with pytest.raises(KernelIntegrityError, match="pipe is not a regular file"):
+        local_variant_hash(variant)

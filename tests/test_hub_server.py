@@ -20,6 +20,7 @@ import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx2
 import pytest
@@ -489,10 +490,12 @@ def test_lfs_upload_and_cli(hub_server: HubServer, tmp_path: Path, http: httpx2.
     blobs = tmp_path / "cache" / "kernels--kernels-test--lfs" / "blobs"
     assert [p.name for p in blobs.iterdir()] == [hashlib.sha256(data).hexdigest()]
 
-    # python -m kernels.testing.hub_server: serves on the printed URL, quiet, stops on SIGTERM.
+    # python -m kernels.testing.hub_server: serves on the printed URL, quiet, stops on SIGTERM;
+    # --token registers tokens, --reject-unknown-tokens refuses the others.
     cli_env = dict(os.environ, PYTHONPATH=str(REPO_ROOT / "src"))
     proc = subprocess.Popen([sys.executable, "-m", "kernels.testing.hub_server", "--root", str(tmp_path / "cli"),
-                             "--port", "0", "--trusted-publisher", "kernels-community"],
+                             "--port", "0", "--trusted-publisher", "kernels-community", "--token", "hf_x:write",
+                             "--token", "hf_ro:read", "--reject-unknown-tokens"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env)
     try:
         line = proc.stdout.readline()
@@ -502,6 +505,10 @@ def test_lfs_upload_and_cli(hub_server: HubServer, tmp_path: Path, http: httpx2.
         assert api.repo_exists(REPO, repo_type="kernel")
         assert http.get(f"{url}/api/organizations/kernels-community/overview").json()["trustedKernelPublisher"]
         assert http.get(f"{url}/does/not/exist").status_code == 404
+        with pytest.raises(HfHubHTTPError) as excinfo:
+            HfApi(endpoint=url, token="hf_ro").create_repo("kernels-test/other", repo_type="kernel")
+        assert excinfo.value.response.status_code == 403
+        assert http.get(f"{url}/api/whoami-v2", headers={"Authorization": "Bearer hf_other"}).status_code == 401
     finally:
         proc.terminate()
         _, stderr = proc.communicate(timeout=10)
@@ -544,3 +551,395 @@ def test_a_chunked_body_past_the_limit_is_413(tmp_path: Path) -> None:
         bad.putheader("Content-Length", "12x")
         bad.endheaders()
         assert bad.getresponse().status == 400
+
+
+# --------------------------------------------------------------------------------------------
+# Validation of names, paths and payloads; tokens and permissions
+# --------------------------------------------------------------------------------------------
+
+
+def _raw(server: HubServer, method: str, path: str, body=None, token: str | None = None,
+         headers: dict | None = None) -> tuple:
+    """One request as sent (http.client does not normalize ``..`` or ``//`` in paths):
+    ``(status, parsed JSON or raw bytes, response headers)``."""
+    import http.client
+
+    sent = dict(headers or {})
+    if token:
+        sent["Authorization"] = f"Bearer {token}"
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body).encode()
+        sent.setdefault("Content-Type", "application/json")
+    elif isinstance(body, str):
+        body = body.encode()
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=sent)
+        response = connection.getresponse()
+        data = response.read()
+    finally:
+        connection.close()
+    try:
+        data = json.loads(data)
+    except ValueError:
+        pass
+    return response.status, data, response.headers
+
+
+def _refused(server: HubServer, method: str, path: str, body=None, *, status: int = 400, mentions: str = "",
+             token: str | None = "default", headers: dict | None = None) -> str:
+    """Send a request that must be refused with ``status`` and a JSON error mentioning ``mentions``."""
+    token = server.token if token == "default" else token
+    got, data, response_headers = _raw(server, method, path, body, token=token, headers=headers)
+    assert got == status, (method, path, body, got, data)
+    assert isinstance(data, dict) and isinstance(data.get("error"), str), data
+    assert mentions.lower() in data["error"].lower(), (data["error"], mentions)
+    assert response_headers["X-Error-Message"] and "\n" not in response_headers["X-Error-Message"]
+    return data["error"]
+
+
+def _disk(root: Path) -> list:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def _ndjson(*items) -> bytes:
+    return b"\n".join(item if isinstance(item, bytes) else json.dumps(item).encode() for item in items)
+
+
+def _header(summary="change", **extra) -> dict:
+    return {"key": "header", "value": {"summary": summary, "description": "", **extra}}
+
+
+def _add(path, content: bytes = b"x\n") -> dict:
+    import base64
+
+    return {"key": "file", "value": {"path": path, "content": base64.b64encode(content).decode(),
+                                     "encoding": "base64"}}
+
+
+def _setup_repo(server: HubServer) -> HfApi:
+    """REPO (kernel) with one commit adding ``a/file.txt``; returns the client."""
+    api = _api(server)
+    api.create_repo(REPO, repo_type="kernel")
+    api.upload_file(path_or_fileobj=b"content\n", path_in_repo="a/file.txt", repo_id=REPO, repo_type="kernel")
+    return api
+
+
+def _assert_main_intact(server: HubServer, api: HfApi, tmp_path: Path, commits: int = 2) -> None:
+    """main still has its commits, and downloads as a whole."""
+    assert len(api.list_repo_commits(REPO, repo_type="kernel")) == commits
+    path = Path(snapshot_download(REPO, repo_type="kernel", cache_dir=tmp_path / "check-cache",
+                                  endpoint=server.url, token=server.token))
+    assert (path / "a" / "file.txt").read_bytes() == b"content\n"
+    assert sorted(api.list_repo_files(REPO, repo_type="kernel")) == [".gitattributes", "a/file.txt"]
+
+
+BAD_REPO_NAMES = ["relu\n", "a..b", "a--b", "x" * 97, "bad name", "bad/name", "-lead", "trail.", ".hidden",
+                  "name.git", "", "caf\u00e9", "..", "a\x00b", "a\\b"]
+
+
+def test_invalid_repo_names_are_refused_and_create_nothing(hub_server: HubServer) -> None:
+    root = hub_server.root
+    _api(hub_server).create_repo(REPO, repo_type="kernel")
+    before = _disk(root)
+    for name in BAD_REPO_NAMES:
+        _refused(hub_server, "POST", "/api/repos/create", {"name": name, "organization": "kernels-test",
+                                                           "type": "kernel"}, mentions="repo name")
+        _refused(hub_server, "POST", "/api/repos/create", {"name": "ok", "organization": name, "type": "kernel"},
+                 mentions="namespace")
+        if name:  # (an empty last segment is just a trailing slash)
+            _refused(hub_server, "GET", f"/api/kernels/kernels-test/{quote(name, safe='')}", token=None,
+                     mentions="repo name")
+        _refused(hub_server, "DELETE", "/api/repos/delete", {"name": name, "organization": "kernels-test",
+                                                             "type": "kernel"}, mentions="repo name")
+    _refused(hub_server, "GET", f"/kernels/{quote('../..', safe='')}/x/resolve/main/f", mentions="namespace")
+    # Wrong JSON types and bodies that are not objects: 400, not 500.
+    for body, mentions in [
+        ({"name": 5}, "'name'"), ({"name": ["x"]}, "'name'"), ({"name": "x", "organization": 7}, "'organization'"),
+        ({"name": "x", "type": "weird"}, "repo type"), ({"name": "x", "type": 3}, "'type'"),
+        ({"name": "x", "private": "yes"}, "'private'"), ({"name": "x", "visibility": "secret"}, "'visibility'"),
+        ({}, "'name'"), ([], "object"), ("just a string", "json"), ("{not json", "json"),
+        ("[" * 100000, "json"), (b"\xff\xfe", "json"),
+    ]:
+        _refused(hub_server, "POST", "/api/repos/create", body, mentions=mentions,
+                 headers={"Content-Type": "application/json"})
+    assert _disk(root) == before
+    assert not any(p.name.endswith("\n") for p in root.rglob("*"))
+
+    # The storage layer refuses them to Python callers too (ValueError), before touching the disk.
+    from kernels.testing.hub_server import HubStorage, InvalidNameError
+
+    storage = HubStorage(root)
+    for name in BAD_REPO_NAMES:
+        with pytest.raises(ValueError):
+            storage.repo("kernel", "kernels-test", name)
+        with pytest.raises(ValueError):
+            storage.repo("kernel", name, "ok")
+        with pytest.raises(ValueError):
+            storage.set_org(name)
+    with pytest.raises(InvalidNameError):
+        storage.repo("weird", "kernels-test", "ok")
+    repo = storage.repo("kernel", *REPO.split("/"))
+    head = storage.resolve(repo, "main")
+    for path in ["..\\..\\x", "a//b", "./x", "/abs", ".git/x", "a/../b"]:
+        with pytest.raises(InvalidNameError):
+            storage.commit(repo, ("branches", "main"), [("file", {"path": path, "content": b"x"})], "bad")
+    for bad_ref in ["a..b", "-x", "x.lock", "refs/heads/x", "a b", "x\n"]:
+        with pytest.raises(InvalidNameError):
+            storage.create_ref(repo, "branches", bad_ref, head)
+    with pytest.raises(InvalidNameError):
+        storage.put_lfs_stream(repo, "../" + "0" * 61, None, [b"x"])
+    with pytest.raises(InvalidNameError):
+        repo.object_path("blob", "../../../etc/passwd")
+    assert storage.resolve(repo, "main") == head
+    assert _disk(root) == before
+
+
+BAD_PATHS = ["..\\..\\x", "C:x", "a/b:c", "a//b", "./x", "/abs", ".git/x", "a/.git/config", "a/../b", "a/", "..",
+             ".", "a/./b", "x\ny", "nul\x00byte", ".cache/huggingface/x", "", "x" * 256]
+
+
+def test_invalid_paths_in_commits_are_400_and_the_branch_stays_downloadable(hub_server: HubServer,
+                                                                            tmp_path: Path) -> None:
+    api = _setup_repo(hub_server)
+    url = f"/api/kernels/{REPO}/commit/main"
+    for path in BAD_PATHS:
+        _refused(hub_server, "POST", url, _ndjson(_header(), _add(path)), mentions="path")
+        _refused(hub_server, "POST", url, _ndjson(_header(), {"key": "deletedFile", "value": {"path": path}}),
+                 mentions="path")
+        _refused(hub_server, "POST", url, _ndjson(_header(), {"key": "lfsFile", "value": {
+            "path": path, "algo": "sha256", "oid": "0" * 64, "size": 1}}), mentions="path")
+        _refused(hub_server, "POST", f"/api/kernels/{REPO}/preupload/main",
+                 {"files": [{"path": path, "size": 1, "sample": ""}]}, mentions="path")
+    # A folder deletion may end with one '/', not more.
+    _refused(hub_server, "POST", url, _ndjson(_header(), {"key": "deletedFolder", "value": {"path": "a//"}}),
+             mentions="path")
+    # Reads: malformed paths are 400, well-formed missing ones stay 404.
+    for path in ["a/../a/file.txt", "a//file.txt", "a/./file.txt", "a%5Cfile.txt"]:
+        _refused(hub_server, "GET", f"/kernels/{REPO}/resolve/main/{path}", token=None, mentions="path")
+        _refused(hub_server, "GET", f"/api/kernels/{REPO}/tree/main/{path}", token=None, mentions="path")
+    assert _raw(hub_server, "GET", f"/kernels/{REPO}/resolve/main/a/missing.txt")[0] == 404
+    _assert_main_intact(hub_server, api, tmp_path)
+
+
+def test_malformed_commit_payloads_are_400_and_the_branch_stays_downloadable(hub_server: HubServer,
+                                                                            tmp_path: Path) -> None:
+    api = _setup_repo(hub_server)
+    url = f"/api/kernels/{REPO}/commit/main"
+    oid = "0" * 64
+    cases = [
+        (_ndjson({"key": "header", "value": "not an object"}), "value"),
+        (_ndjson({"key": "header", "value": {"summary": 5}}), "summary"),
+        (_ndjson({"key": "header", "value": {"description": "no summary"}}), "summary"),
+        (_ndjson(_header(summary="   ")), "summary"),
+        (_ndjson(_header(description=["x"])), "description"),
+        (_ndjson(_header(parentCommit=5)), "parentCommit"),
+        (_ndjson(_header(parentCommit="not-hex")), "parent commit"),
+        (_ndjson(_header(), {"key": "file", "value": {"path": "x.txt", "content": 5}}), "content"),
+        (_ndjson(_header(), {"key": "file", "value": {"path": "x.txt"}}), "content"),
+        (_ndjson(_header(), {"key": "file", "value": {"path": "x.txt", "content": "eA==", "encoding": "rot13"}}),
+         "encoding"),
+        (_ndjson(_header(), {"key": "file", "value": {"path": "x.txt", "content": "!!not base64!!"}}), "base64"),
+        (_ndjson(_header(), {"key": "file", "value": {"path": 5, "content": "eA=="}}), "path"),
+        (_ndjson(_header(), {"key": "file", "value": {"content": "eA=="}}), "path"),
+        (_ndjson(_header(), {"key": "file", "value": "x.txt"}), "value"),
+        (_ndjson(_header(), {"key": "lfsFile", "value": {"path": "x.bin", "oid": 5, "size": 1}}), "oid"),
+        (_ndjson(_header(), {"key": "lfsFile", "value": {"path": "x.bin", "oid": "abc", "size": 1}}), "oid"),
+        (_ndjson(_header(), {"key": "lfsFile", "value": {"path": "x.bin", "oid": oid, "size": "1"}}), "size"),
+        (_ndjson(_header(), {"key": "lfsFile", "value": {"path": "x.bin", "oid": oid, "size": -1}}), "size"),
+        (_ndjson(_header(), {"key": "lfsFile", "value": {"path": "x.bin", "oid": oid, "size": True}}), "size"),
+        (_ndjson(_header(), {"key": "lfsFile", "value": {"path": "x.bin", "oid": oid, "algo": "md5"}}), "algo"),
+        (_ndjson(_header(), {"key": "lfsFile", "value": {"path": "x.bin", "oid": oid, "size": 1}}), "does not exist"),
+        (_ndjson(_header(), {"key": "copy", "value": {"path": "x"}}), "unknown commit operation"),
+        (_ndjson(_header(), {"value": {"path": "x"}}), "'key'"),
+        (_ndjson(_header(), {"key": 5, "value": {"path": "x"}}), "'key'"),
+        (_ndjson(_header(), b"{not json"), "json"),
+        (_ndjson(_header(), b"[1, 2]"), "object"),
+        (_ndjson(_header(), b'"a string"'), "object"),
+        (_ndjson(_add("x.txt")), "no header"),
+        (_ndjson(_header(), _header(), _add("x.txt")), "more than one header"),
+        (b"", "no header"),
+        (_ndjson(_header(), _add("a/file.txt/under-a-file")), "conflicts"),
+    ]
+    for body, mentions in cases:
+        _refused(hub_server, "POST", url, body, mentions=mentions)
+    # Bad revisions to commit to.
+    _refused(hub_server, "POST", f"/api/kernels/{REPO}/commit/{quote('a..b', safe='')}",
+             _ndjson(_header(), _add("x.txt")), mentions="revision")
+    _assert_main_intact(hub_server, api, tmp_path)
+
+
+def test_malformed_json_fields_per_route_are_400(hub_server: HubServer, tmp_path: Path) -> None:
+    api = _setup_repo(hub_server)
+    base = f"/api/kernels/{REPO}"
+    lfs = f"/kernels/{REPO}.git/info/lfs/objects"
+    good_oid = "a" * 64
+    cases = [
+        ("POST", f"{base}/preupload/main", [], "object"),
+        ("POST", f"{base}/preupload/main", {"files": "x"}, "'files'"),
+        ("POST", f"{base}/preupload/main", {"files": [5]}, "files[0]"),
+        ("POST", f"{base}/preupload/main", {"files": [{"path": 5}]}, "'path'"),
+        ("POST", f"{base}/preupload/main", {"files": [{"path": "x", "size": "1"}]}, "'size'"),
+        ("POST", f"{base}/preupload/main", {"files": [{"path": "x", "size": -5}]}, "'size'"),
+        ("POST", f"{base}/preupload/main", {"files": [{"path": "x", "size": 1, "sample": 5}]}, "'sample'"),
+        ("POST", f"{base}/preupload/main", {"files": [{"path": "x", "size": 1, "sample": "%%"}]}, "base64"),
+        ("POST", f"{base}/paths-info/main", {"paths": 5}, "'paths'"),
+        ("POST", f"{base}/paths-info/main", {"paths": [5]}, "paths[0]"),
+        ("POST", f"{base}/paths-info/main", {"paths": ["a/../b"]}, "path"),
+        ("POST", f"{base}/paths-info/main", {"paths": ["a"], "expand": "yes"}, "'expand'"),
+        ("POST", f"{base}/paths-info/main", "{oops", "json"),
+        ("POST", f"{base}/branch/new", {"startingPoint": 5}, "'startingPoint'"),
+        ("POST", f"{base}/branch/new", {"startingPoint": "a..b"}, "revision"),
+        ("POST", f"{base}/branch/new", [], "object"),
+        ("POST", f"{base}/tag/main", {"tag": 5}, "'tag'"),
+        ("POST", f"{base}/tag/main", {}, "'tag'"),
+        ("POST", f"{base}/tag/main", {"tag": "v1", "message": 5}, "'message'"),
+        ("POST", f"{base}/tag/main", {"tag": "bad..tag"}, "tag name"),
+        ("POST", f"{base}/tag/{quote('a b', safe='')}", {"tag": "v1"}, "revision"),
+        ("PUT", f"{base}/settings", {"private": "yes"}, "'private'"),
+        ("PUT", f"{base}/settings", {"visibility": "secret"}, "'visibility'"),
+        ("PUT", f"{base}/settings", {"gated": "always"}, "gated"),
+        ("PUT", f"{base}/settings", {"gated": True}, "gated"),
+        ("PUT", f"{base}/settings", "[1]", "object"),
+        ("POST", f"{lfs}/batch", {"operation": 5}, "'operation'"),
+        ("POST", f"{lfs}/batch", {"operation": "delete"}, "'operation'"),
+        ("POST", f"{lfs}/batch", {"operation": "upload", "objects": "x"}, "'objects'"),
+        ("POST", f"{lfs}/batch", {"operation": "upload", "objects": [5]}, "objects[0]"),
+        ("POST", f"{lfs}/batch", {"operation": "upload", "objects": [{"oid": 5, "size": 1}]}, "'oid'"),
+        ("POST", f"{lfs}/batch", {"operation": "upload", "objects": [{"oid": good_oid, "size": "1"}]}, "'size'"),
+        ("POST", f"{lfs}/batch", {"operation": "upload", "objects": [], "hash_algo": "md5"}, "'hash_algo'"),
+        ("POST", f"{lfs}/batch", [], "object"),
+        ("POST", f"{lfs}/{good_oid}/verify", {"oid": good_oid, "size": "1"}, "'size'"),
+        ("DELETE", "/api/repos/delete", {"name": 5, "type": "kernel"}, "'name'"),
+        ("POST", "/api/validate-yaml", "[]", "object"),
+        ("GET", "/api/kernels?limit=abc", None, "limit"),
+        ("GET", f"{base}/commits/main?limit=abc", None, "limit"),
+        ("GET", f"{base}/tree/main?cursor=-1", None, "cursor"),
+        ("GET", "/api/organizations/bad..org/overview", None, "namespace"),
+    ]
+    for method, path, body, mentions in cases:
+        _refused(hub_server, method, path, body, mentions=mentions, headers={"Content-Type": "application/json"})
+    # Bad branch names in the URL, on creation and deletion.
+    for name in ["bad..name", "-x", "a b", "x.lock", "refs/heads/x", ".hidden", "a:b", "x\n", "a@{1}", "@"]:
+        _refused(hub_server, "POST", f"{base}/branch/{quote(name, safe='')}", {}, mentions="branch name")
+    _refused(hub_server, "DELETE", f"{base}/branch/main", status=403, mentions="default branch")
+    _refused(hub_server, "DELETE", f"{base}/tag/missing", status=404)
+    assert api.list_repo_refs(REPO, repo_type="kernel").tags == []
+    assert {b.name for b in api.list_repo_refs(REPO, repo_type="kernel").branches} == {"main"}
+    _assert_main_intact(hub_server, api, tmp_path)
+
+
+def test_invalid_revisions_are_400_missing_ones_404(hub_server: HubServer) -> None:
+    _setup_repo(hub_server)
+    for revision in ["a..b", "x\n", "-x", "a b", "refs/pr/abc", "@", "x.lock", "a//b", "/x", "x/", "a~1", "a^",
+                     "a:b", "a?b", "a*b", "a[b", "a\\b", "a@{0}", "x" * 256, "caf\u00e9"]:
+        encoded = quote(revision, safe="")
+        _refused(hub_server, "GET", f"/api/kernels/{REPO}/revision/{encoded}", token=None, mentions="revision")
+        _refused(hub_server, "GET", f"/kernels/{REPO}/resolve/{encoded}/a/file.txt", token=None,
+                 mentions="revision")
+        _refused(hub_server, "GET", f"/api/kernels/{REPO}/tree/{encoded}", token=None, mentions="revision")
+    status, _, headers = _raw(hub_server, "GET", f"/api/kernels/{REPO}/revision/v9")
+    assert status == 404 and headers["X-Error-Code"] == "RevisionNotFound"
+    for good in ["main", "refs/heads/main", "refs%2Fheads%2Fmain"]:
+        assert _raw(hub_server, "GET", f"/api/kernels/{REPO}/revision/{good}")[0] == 200
+
+
+def test_tokens_read_only_org_scoped_unknown_and_anonymous(hub_server: HubServer, tmp_path: Path) -> None:
+    admin = _api(hub_server)
+    admin.create_repo(REPO, repo_type="kernel")
+    admin.create_repo("kernels-test/private", repo_type="kernel", private=True)
+    admin.create_repo("team/private", repo_type="kernel", private=True)
+    hub_server.add_token("hf_reader", role="read")
+    hub_server.add_token("hf_alice", user="alice", role="write", orgs=["team"])
+    hub_server.add_token("hf_bob", user="bob", role="read", orgs=["team"])
+    with pytest.raises(ValueError):
+        hub_server.add_token("hf_x", role="admin")
+    with pytest.raises(ValueError):
+        hub_server.add_token("has space", role="read")
+    with pytest.raises(ValueError):
+        hub_server.add_token("hf_y", role="write", orgs=["bad..org"])
+
+    def forbidden(call, mentions: str) -> None:
+        with pytest.raises(HfHubHTTPError) as excinfo:
+            call()
+        assert excinfo.value.response.status_code == 403, excinfo.value
+        assert mentions in excinfo.value.response.json()["error"]
+
+    # A read token reads everything an unscoped token sees, writes nothing.
+    reader = HfApi(endpoint=hub_server.url, token="hf_reader")
+    assert reader.repo_info("kernels-test/private", repo_type="kernel").private is True
+    assert reader.whoami()["auth"]["accessToken"]["role"] == "read"
+    forbidden(lambda: reader.create_repo("kernels-test/new", repo_type="kernel"), "read-only")
+    forbidden(lambda: reader.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=REPO,
+                                         repo_type="kernel"), "read-only")
+    forbidden(lambda: reader.create_branch(REPO, branch="v1", repo_type="kernel"), "read-only")
+    forbidden(lambda: reader.create_tag(REPO, tag="v1", repo_type="kernel"), "read-only")
+    forbidden(lambda: reader.delete_repo(REPO, repo_type="kernel"), "read-only")
+    _refused(hub_server, "PUT", f"/api/kernels/{REPO}/settings", {"private": True}, token="hf_reader", status=403,
+             mentions="read-only")  # (update_repo_settings does not take kernels)
+    _refused(hub_server, "DELETE", f"/api/kernels/{REPO}/branch/main", token="hf_reader", status=403,
+             mentions="read-only")
+    _refused(hub_server, "POST", f"/api/kernels/{REPO}/commit/main", _ndjson(_header(), _add("x.txt")),
+             token="hf_reader", status=403, mentions="read-only")
+    oid = "b" * 64
+    _refused(hub_server, "POST", f"/kernels/{REPO}.git/info/lfs/objects/batch",
+             {"operation": "upload", "objects": [{"oid": oid, "size": 1}]}, token="hf_reader", status=403)
+    _refused(hub_server, "PUT", f"/kernels/{REPO}.git/info/lfs/objects/{oid}", b"x", token="hf_reader", status=403)
+    status, batch, _ = _raw(hub_server, "POST", f"/kernels/{REPO}.git/info/lfs/objects/batch",
+                            {"operation": "download", "objects": [{"oid": oid, "size": 1}]}, token="hf_reader")
+    assert status == 200 and batch["objects"][0]["error"]["code"] == 404
+    assert len(admin.list_repo_commits(REPO, repo_type="kernel")) == 1
+    assert not admin.repo_exists("kernels-test/new", repo_type="kernel")
+
+    # An organisation-scoped write token writes in its namespace and its orgs only.
+    alice = HfApi(endpoint=hub_server.url, token="hf_alice")
+    me = alice.whoami()
+    assert me["name"] == "alice" and [o["name"] for o in me["orgs"]] == ["team"]
+    assert me["auth"]["accessToken"]["role"] == "write"
+    alice.create_repo("team/relu", repo_type="kernel")
+    alice.create_repo("alice/mine", repo_type="kernel")
+    assert str(alice.create_repo("mine2", repo_type="kernel")).endswith("/kernels/alice/mine2")  # own namespace
+    alice.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id="team/private", repo_type="kernel")
+    commit = alice.list_repo_commits("team/private", repo_type="kernel")[0]
+    assert commit.authors == ["alice"]
+    forbidden(lambda: alice.create_repo("kernels-test/nope", repo_type="kernel"), "namespace 'kernels-test'")
+    forbidden(lambda: alice.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=REPO,
+                                        repo_type="kernel"), "namespace 'kernels-test'")
+    forbidden(lambda: alice.delete_repo(REPO, repo_type="kernel"), "namespace 'kernels-test'")
+    with pytest.raises(RepositoryNotFoundError):  # private elsewhere: hidden, as on the Hub (404)
+        alice.repo_info("kernels-test/private", repo_type="kernel")
+    assert alice.repo_info(REPO, repo_type="kernel").id == REPO  # public: readable
+
+    # A scoped read token sees its org's private repositories only.
+    bob = HfApi(endpoint=hub_server.url, token="hf_bob")
+    assert bob.repo_info("team/private", repo_type="kernel").private is True
+    with pytest.raises(RepositoryNotFoundError):
+        bob.repo_info("kernels-test/private", repo_type="kernel")
+    listed = _raw(hub_server, "GET", "/api/kernels", token="hf_bob")[1]
+    assert {r["id"] for r in listed} == {REPO, "team/private", "team/relu", "alice/mine", "alice/mine2"}
+    assert {r["id"] for r in _raw(hub_server, "GET", "/api/kernels", token=None)[1]} == {
+        REPO, "team/relu", "alice/mine", "alice/mine2"}
+    forbidden(lambda: bob.create_repo("team/other", repo_type="kernel"), "read-only")
+
+    # Anonymous: public reads only.
+    anonymous = HfApi(endpoint=hub_server.url, token=False)
+    assert anonymous.repo_info(REPO, repo_type="kernel").id == REPO
+    with pytest.raises(RepositoryNotFoundError):
+        anonymous.repo_info("team/private", repo_type="kernel")
+    assert _raw(hub_server, "POST", "/api/repos/create", {"name": "x"})[0] == 401
+
+    # Unknown tokens: accepted as the default user by default, 401 everywhere once refused.
+    stranger = HfApi(endpoint=hub_server.url, token="hf_unknown")
+    assert stranger.whoami()["name"] == hub_server.user
+    hub_server.accept_any_token = False
+    with pytest.raises(HfHubHTTPError) as excinfo:
+        stranger.repo_info(REPO, repo_type="kernel")
+    assert excinfo.value.response.status_code == 401
+    assert not isinstance(excinfo.value, RepositoryNotFoundError)  # "Invalid credentials": a bad token
+    with pytest.raises(HfHubHTTPError) as excinfo:
+        stranger.whoami()
+    assert excinfo.value.response.status_code == 401
+    assert admin.whoami()["auth"]["accessToken"]["role"] == "write"  # the fixture's token is registered
+    hub_server.remove_token("hf_reader")
+    with pytest.raises(HfHubHTTPError):
+        reader.repo_info(REPO, repo_type="kernel")

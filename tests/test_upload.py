@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -130,3 +131,23 @@ def test_check_flags_tampered_and_noncompliant_trees(relu_cpu_wheel, tmp_path) -
     bad = subprocess.run([sys.executable, "-m", "kernels.cli", "check", str(root)], capture_output=True, text=True)
     assert bad.returncode == 1
     assert "digest: changed file: __init__.py" in bad.stdout and "bytecode" in bad.stdout
+
+
+@pytest.mark.parametrize("where", ["variant", "benchmarks"])
+def test_upload_refuses_a_link_out_of_the_tree_before_sending_anything(hub_server, relu_cpu_wheel, tmp_path,
+                                                                        where) -> None:
+    """A cloned kernel repository cannot make its user publish a private file through a link."""
+    secret = tmp_path / "id_rsa"
+    secret.write_text("PRIVATE KEY\n")
+    root = _tree(relu_cpu_wheel, tmp_path / "relu")
+    inside = root / "build" / VARIANT if where == "variant" else root / "benchmarks"
+    (inside / "benchmark_key.py").symlink_to(Path("..") / ".." / ".." / "id_rsa" if where == "variant"
+                                             else Path("..") / ".." / "id_rsa")
+    hub_server.request_log.clear()
+    with pytest.raises(Exception, match="benchmark_key.py: is a symbolic link pointing outside"):
+        upload_tree(root)
+    assert not [r for r in hub_server.request_log if r[0] != "GET"]  # nothing created, nothing sent
+    proc = subprocess.run([sys.executable, "-m", "kernels.cli", "upload", str(root)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")})
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "pointing outside" in proc.stderr

@@ -25,8 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
+from . import limits
 from .errors import KernelTreeError, KernelWheelError, MetadataError
 from .metadata import METADATA_FILENAME, SIGNATURE_FILENAME, Metadata, compare_files
+from .package_files import DiskFile, PackageFile
 from .variants import NoarchVariant, Variant, parse_variant
 from .wheels import (
     NOARCH_TAG,
@@ -39,19 +41,21 @@ from .wheels import (
     write_kernel_wheel,
 )
 
-__all__ = ["MANYLINUX", "from_wheel", "to_wheel", "wheel_tag"]
+__all__ = ["MANYLINUX", "directory_files", "from_wheel", "to_wheel", "wheel_tag"]
 
 #: Platform policy of the Linux wheels :func:`to_wheel` writes (the builder's default).
 MANYLINUX = "manylinux_2_28"
 
 PathLike = Union[str, "os.PathLike[str]"]
-Files = Dict[str, bytes]
+#: Package files: POSIX path relative to the variant directory -> content, read on demand
+#: (never held in memory whole: see :mod:`kernels.package_files`).
+Files = Dict[str, PackageFile]
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _tree_files(files: Mapping[str, bytes]) -> Files:
+def _tree_files(files: Mapping[str, PackageFile]) -> Files:
     """What goes into a variant directory: never bytecode (contract section 3)."""
     return {
         path: data for path, data in files.items()
@@ -63,12 +67,17 @@ def _within(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def _read_dir(directory: Path, symlink_root: Optional[Path] = None) -> Files:
-    """Every file below ``directory`` (POSIX relative path -> bytes), refusing hostile entries.
+def directory_files(directory: Path, symlink_root: Optional[Path] = None, *,
+                    keep_signature: bool = False) -> Files:
+    """Every file below ``directory`` (POSIX relative path -> file, read on demand), refusing
+    hostile entries with :class:`~kernels.errors.KernelTreeError`: names that are not safe
+    relative UTF-8 paths, FIFOs, devices and sockets (judged without opening them), and
+    symbolic links that are absolute, broken, name a directory, or resolve outside
+    ``symlink_root`` (default: ``directory``), so a tree cannot smuggle in files from
+    elsewhere on the machine (a wheel, an upload).
 
-    ``__pycache__`` directories, ``*.pyc`` files and a top-level ``metadata.json.sigstore`` are
-    left out. A symbolic link is read through only when it is relative, names a regular file
-    and resolves inside ``symlink_root`` (default: ``directory``).
+    ``__pycache__`` directories and ``*.pyc`` files are left out, and the top-level
+    ``metadata.json.sigstore`` too unless ``keep_signature``.
     """
     root = directory.resolve()
     allowed = symlink_root.resolve() if symlink_root is not None else root
@@ -76,6 +85,9 @@ def _read_dir(directory: Path, symlink_root: Optional[Path] = None) -> Files:
 
     def fail(entry: Path, problem: str) -> KernelTreeError:
         return KernelTreeError(str(entry), problem)
+
+    def excluded(rel: str, parts: Tuple[str, ...]) -> bool:
+        return rel.endswith(".pyc") or (not parts and rel == SIGNATURE_FILENAME and not keep_signature)
 
     def walk(current: Path, parts: Tuple[str, ...]) -> None:
         with os.scandir(current) as it:
@@ -102,15 +114,16 @@ def _read_dir(directory: Path, symlink_root: Optional[Path] = None) -> Files:
                 if resolved.is_dir():
                     raise fail(entry_path, "is a symbolic link to a directory; not supported")
                 if not resolved.is_file():
-                    raise fail(entry_path, f"is a broken symbolic link ({target})")
-                if not _excluded(rel, parts):
-                    files[rel] = resolved.read_bytes()
+                    raise fail(entry_path, f"is a broken symbolic link ({target}), or links to a "
+                                           "FIFO, device or socket")
+                if not excluded(rel, parts):
+                    files[rel] = DiskFile(resolved)
             elif entry.is_dir(follow_symlinks=False):
                 if entry.name != "__pycache__":
                     walk(entry_path, parts + (entry.name,))
             elif entry.is_file(follow_symlinks=False):
-                if not _excluded(rel, parts):
-                    files[rel] = entry_path.read_bytes()
+                if not excluded(rel, parts):
+                    files[rel] = DiskFile(entry_path)
             else:
                 raise fail(entry_path, "is not a regular file, directory or symbolic link")
 
@@ -118,13 +131,9 @@ def _read_dir(directory: Path, symlink_root: Optional[Path] = None) -> Files:
     return files
 
 
-def _excluded(rel: str, parts: Tuple[str, ...]) -> bool:
-    return rel.endswith(".pyc") or (not parts and rel == SIGNATURE_FILENAME)
-
-
-def _write_file(path: Path, data: bytes) -> None:
+def _write_file(path: Path, content: PackageFile) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    content.copy_to(path)
     os.chmod(path, 0o755 if path.name.endswith(".so") else 0o644)
 
 
@@ -191,7 +200,7 @@ def from_wheel(wheels: Sequence[PathLike], output: PathLike) -> List[Path]:
         if target.is_symlink() or not target.is_dir():
             raise KernelTreeError(str(target), "exists but is not a directory; remove it or choose "
                                                "another output directory")
-        existing = _read_dir(target)
+        existing = directory_files(target)
         if existing != files:
             raise KernelTreeError(
                 str(target),
@@ -401,7 +410,7 @@ def _variant_dirs(tree: Path) -> List[Tuple[Variant, Path]]:
 
 
 def _plan_variant(variant: Variant, directory: Path, symlink_root: Optional[Path]) -> _Planned:
-    raw = _read_dir(directory, symlink_root)
+    raw = directory_files(directory, symlink_root)
 
     def fail(problem: str) -> KernelTreeError:
         return KernelTreeError(str(directory), problem)
@@ -413,8 +422,10 @@ def _plan_variant(variant: Variant, directory: Path, symlink_root: Optional[Path
         if len(nested) != 1:
             raise fail(f"missing {METADATA_FILENAME} (every variant directory needs one)")
         meta_rel = nested[0]
+    if raw[meta_rel].size > limits.bound("metadata_bytes"):
+        raise fail(f"{meta_rel} is {raw[meta_rel].size} bytes, more than {limits.describe('metadata_bytes')}")
     try:
-        metadata = Metadata.from_bytes(raw[meta_rel], source=str(directory / meta_rel))
+        metadata = Metadata.from_bytes(raw[meta_rel].read(), source=str(directory / meta_rel))
     except MetadataError as exc:
         raise fail(f"invalid {METADATA_FILENAME}: {exc}") from None
 

@@ -26,8 +26,11 @@ import hashlib
 import json
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set, Tuple
+
+from .errors import KernelIntegrityError
 
 __all__ = [
     "HASH_TYPE",
@@ -68,13 +71,27 @@ def _feed(digest, path: Path) -> None:  # type: ignore[no-untyped-def]
 
 
 def variant_files(variant_dir: Path) -> List[str]:
-    """Relative POSIX paths of the files of a variant directory, sorted, without bytecode."""
+    """Relative POSIX paths of the files of a variant directory, sorted, without bytecode.
+
+    Raises:
+        KernelIntegrityError: an entry is a FIFO, device or socket (or links to one), which
+            a reader could block on forever; judged from ``stat`` without opening it.
+    """
     found = []
     for root, dirs, files in os.walk(variant_dir):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
         for name in files:
-            if not name.endswith(".pyc"):
-                found.append((Path(root) / name).relative_to(variant_dir).as_posix())
+            if name.endswith(".pyc"):
+                continue
+            try:
+                mode = os.stat(Path(root) / name).st_mode
+            except FileNotFoundError:
+                mode = stat.S_IFREG  # a broken cache link: callers report it as missing
+            if not stat.S_ISREG(mode):
+                raise KernelIntegrityError(f"{Path(root) / name} is not a regular file (a FIFO, device or "
+                                           "socket?); refusing to read it. Delete it, or the kernel's "
+                                           "cache folder, and download again.")
+            found.append((Path(root) / name).relative_to(variant_dir).as_posix())
     return sorted(found)
 
 
@@ -157,6 +174,9 @@ def verify_cached_variant(variant_dir: Path, cache_root: Path) -> Dict[str, str]
         etag = _etag(path)
         if etag is None:
             continue
+        if _outside_blobs(path, variant_dir):
+            problems[rel] = f"links outside the kernel's cache folder (to {os.readlink(path)})"
+            continue
         try:
             fingerprint = _fingerprint(path)
         except FileNotFoundError:
@@ -189,12 +209,24 @@ def remove_cached_files(variant_dir: Path, rels: Iterable[str]) -> None:
     for rel in rels:
         path = variant_dir / rel
         if path.is_symlink():
-            blob = path.resolve(strict=False)
-            for victim in (blob, path):
+            # A tampered link may point at any file of the user's: only a blob of this
+            # kernel's cache folder is ever deleted.
+            victims = [path] if _outside_blobs(path, variant_dir) else [path.resolve(strict=False), path]
+            for victim in victims:
                 try:
                     victim.unlink()
                 except FileNotFoundError:
                     pass
+
+
+def _outside_blobs(path: Path, variant_dir: Path) -> bool:
+    """Whether the cache link ``path`` resolves outside ``<repo folder>/blobs/`` (the only place
+    huggingface_hub points snapshot links at). Unknown layouts (no ``snapshots/``) pass."""
+    parents = variant_dir.resolve(strict=False).parents
+    if len(parents) < 4 or parents[2].name != "snapshots":  # <repo>/snapshots/<commit>/build/<variant>
+        return False
+    blobs = parents[3] / "blobs"
+    return blobs not in path.resolve(strict=False).parents
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -10,13 +10,16 @@ members of one archive        KERNELS_MAX_ARCHIVE_MEMBERS        10000
 bytes of one member           KERNELS_MAX_MEMBER_BYTES           4 GiB (uncompressed)
 bytes of one archive          KERNELS_MAX_ARCHIVE_BYTES          8 GiB (uncompressed)
 compression ratio of a member KERNELS_MAX_COMPRESSION_RATIO      250 (members over 1 MiB)
+bytes of a .dist-info file    KERNELS_MAX_TEXT_MEMBER_BYTES      16 MiB (read into memory)
 bytes of a metadata.json      KERNELS_MAX_METADATA_BYTES         1 MiB
 bytes of a kernels.lock       KERNELS_MAX_LOCKFILE_BYTES         16 MiB
 ============================  =================================  =========================
 
 Archive bounds are judged from the zip headers before anything is inflated; members are then
 inflated in chunks and stopped at the size their header declared, so a lying header cannot
-make a member bigger (zipfile also checks each member's CRC).
+make a member bigger (zipfile also checks each member's CRC). Members are hashed and copied a
+chunk at a time (:mod:`kernels.package_files`): memory stays flat whatever the archive; only a
+wheel's small ``.dist-info`` files and ``metadata.json`` are read whole.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ _BOUNDS: Dict[str, Tuple[str, int]] = {
     "member_bytes": ("KERNELS_MAX_MEMBER_BYTES", 4 << 30),
     "archive_bytes": ("KERNELS_MAX_ARCHIVE_BYTES", 8 << 30),
     "compression_ratio": ("KERNELS_MAX_COMPRESSION_RATIO", 250),
+    "text_member_bytes": ("KERNELS_MAX_TEXT_MEMBER_BYTES", 16 << 20),
     "metadata_bytes": ("KERNELS_MAX_METADATA_BYTES", 1 << 20),
     "lockfile_bytes": ("KERNELS_MAX_LOCKFILE_BYTES", 16 << 20),
 }

@@ -8,6 +8,9 @@
 * Re-uploading a variant replaces its files: stale files inside each uploaded variant are
   deleted (other variants stay); on a new branch every stale file under ``build/`` and
   ``benchmarks/`` goes. All of it is one commit on the branch.
+* Only the tree's own files go: a symbolic link resolving outside its variant directory, or a
+  FIFO, device or socket, stops the upload before anything is sent (a cloned repository
+  cannot make you publish ``~/.ssh/id_rsa``).
 * ``CARD.md`` of the kernel repo, when present, is filled and committed as ``README.md``
   on ``main`` (a second commit, on the other branch).
 
@@ -24,13 +27,15 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 from . import hub
 from .card import card_values, fill_card, find_card
 from .check import variant_dirs
+from .convert import directory_files
 from .errors import KernelTreeError, KernelsError
 from .metadata import Metadata
+from .package_files import DiskFile
 
 try:  # Python >= 3.11
     import tomllib
@@ -69,22 +74,19 @@ def upload_tree(
         )
     branch = branch or hub_config.get("branch") or f"v{version}"
 
+    # Every local file is checked before the first request: a refused tree sends nothing.
+    local_files = {f"build/{directory.name}/{rel}": file.path
+                   for directory, _ in variants for rel, file in _shipped_files(directory).items()}
+    benchmarks = _benchmarks(root)
+    local_files.update({f"benchmarks/{file.name}": file for file in benchmarks})
+
     _progress(f"uploading {len(variants)} variant(s) of {name} to {repo_id} (branch {branch})")
     hub.ensure_repo(repo_id, private=private)
     created = hub.ensure_branch(repo_id, branch)
     existing = hub.list_files(repo_id, branch)
 
-    operations, uploaded = [], set()
-    for directory, _ in variants:
-        for file in sorted(p for p in directory.rglob("*") if p.is_file() and _shipped(p)):
-            path_in_repo = f"build/{directory.name}/{file.relative_to(directory).as_posix()}"
-            uploaded.add(path_in_repo)
-            operations.append(hub.add_operation(path_in_repo, str(file)))
-    benchmarks = _benchmarks(root)
-    for file in benchmarks:
-        path_in_repo = f"benchmarks/{file.name}"
-        uploaded.add(path_in_repo)
-        operations.append(hub.add_operation(path_in_repo, str(file)))
+    uploaded = set(local_files)
+    operations = [hub.add_operation(path_in_repo, str(file)) for path_in_repo, file in local_files.items()]
 
     stale = sorted(p for p in existing if p not in uploaded and _is_stale(p, created, variants, bool(benchmarks)))
     operations += [hub.delete_operation(p) for p in stale]
@@ -138,14 +140,22 @@ def _hub_config(root: Path) -> dict:
 
 
 def _benchmarks(root: Path) -> List[Path]:
+    """The ``benchmarks/benchmark*.py`` scripts next to the tree, links checked as in a variant."""
     for directory in (root, *root.parents[:2]):
         if (directory / "benchmarks").is_dir():
-            return sorted((directory / "benchmarks").glob("benchmark*.py"))
+            files = directory_files(directory / "benchmarks")
+            return [file.path for rel, file in sorted(files.items())
+                    if "/" not in rel and rel.startswith("benchmark") and rel.endswith(".py")]
     return []
 
 
-def _shipped(path: Path) -> bool:
-    return path.suffix != ".pyc" and "__pycache__" not in path.parts and path.name != ".DS_Store"
+def _shipped_files(directory: Path) -> Dict[str, DiskFile]:
+    """The files of a variant directory that go to the Hub (no bytecode, no ``.DS_Store``).
+    Links resolving outside the directory and special files are refused
+    (:func:`kernels.convert.directory_files`): an upload never carries a file from elsewhere."""
+    files = directory_files(directory, keep_signature=True)
+    return {rel: file for rel, file in files.items()  # type: ignore[misc]
+            if rel.rsplit("/", 1)[-1] != ".DS_Store"}
 
 
 def _is_stale(path_in_repo: str, new_branch: bool, variants, replacing_benchmarks: bool) -> bool:

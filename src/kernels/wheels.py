@@ -44,6 +44,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from . import __version__, limits
 from .errors import KernelWheelError, MetadataError
 from .metadata import DIGEST_ALGORITHMS, METADATA_FILENAME, SIGNATURE_FILENAME, Metadata, compare_files
+from .package_files import ArchiveMember, PackageFile, as_package_file
 from .python_depends import pip_requirements
 from .variants import NoarchVariant, Variant, parse_variant, parse_wheel_label
 
@@ -163,8 +164,9 @@ class KernelWheelContents(KernelWheel):
 
     #: The package's ``metadata.json``.
     metadata: Metadata = field(default=None)  # type: ignore[assignment]
-    #: Package files: POSIX path relative to ``<module>/`` -> content (``metadata.json`` included).
-    files: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+    #: Package files: POSIX path relative to ``<module>/`` -> content (``metadata.json``
+    #: included), read from the wheel on demand (:class:`~kernels.package_files.ArchiveMember`).
+    files: Mapping[str, PackageFile] = field(default_factory=dict, repr=False)
     #: The wheel file that was read.
     path: Optional[Path] = None
 
@@ -208,20 +210,21 @@ def _digest_covers(path: str) -> bool:
     return path not in (METADATA_FILENAME, SIGNATURE_FILENAME)
 
 
-def package_digest(files: Mapping[str, bytes], algorithm: str = "sha256") -> Dict[str, Any]:
-    """The ``digest`` object of ``metadata.json`` for in-memory package files
-    (same rules as :func:`kernels.metadata.compute_digest` for a directory)."""
+def package_digest(files: Mapping[str, Union[bytes, PackageFile]], algorithm: str = "sha256") -> Dict[str, Any]:
+    """The ``digest`` object of ``metadata.json`` for package files given as bytes or
+    :class:`~kernels.package_files.PackageFile` (same rules as
+    :func:`kernels.metadata.compute_digest` for a directory)."""
     if algorithm not in DIGEST_ALGORITHMS:
         raise MetadataError(f"expected one of {', '.join(DIGEST_ALGORITHMS)}, got {algorithm!r}",
                             key="digest.algorithm")
     digests = {
-        path: base64.b64encode(hashlib.new(algorithm, files[path]).digest()).decode("ascii")
+        path: base64.b64encode(as_package_file(files[path]).digest(algorithm)).decode("ascii")
         for path in sorted(files) if _digest_covers(path)
     }
     return {"algorithm": algorithm, "files": digests}
 
 
-def verify_package_digest(metadata: Metadata, files: Mapping[str, bytes]) -> List[str]:
+def verify_package_digest(metadata: Metadata, files: Mapping[str, Union[bytes, PackageFile]]) -> List[str]:
     """Mismatches between ``metadata.digest`` and ``files`` (``[]`` when intact or no digest),
     worded as :meth:`kernels.metadata.Metadata.verify_digest` words them."""
     if metadata.digest is None:
@@ -272,8 +275,8 @@ def _zip_date_time() -> Tuple[int, int, int, int, int, int]:
     return tuple(time.gmtime(seconds)[:6])  # type: ignore[return-value]
 
 
-def _record_hash(data: bytes, algorithm: str = "sha256") -> str:
-    digest = hashlib.new(algorithm, data).digest()
+def _record_entry(digest: bytes, algorithm: str) -> str:
+    """A RECORD hash field: ``sha256=<urlsafe base64 without padding>`` (PEP 376 / 427)."""
     return f"{algorithm}=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
@@ -315,7 +318,7 @@ def write_kernel_wheel(
     tag: str,
     module: str,
     variant: Union[Variant, str],
-    package_files: Mapping[str, bytes],
+    package_files: Mapping[str, Union[bytes, PackageFile]],
     requires: Sequence[str],
     summary: str,
     extra_dist_info: Optional[Mapping[str, bytes]] = None,
@@ -324,8 +327,9 @@ def write_kernel_wheel(
 
     ``extra_dist_info`` adds files to the ``.dist-info`` directory (e.g. ``kernels.lock``).
 
-    ``package_files`` maps POSIX paths relative to the package directory to their content and
-    must hold ``metadata.json``. The output is deterministic (members sorted, timestamps fixed
+    ``package_files`` maps POSIX paths relative to the package directory to their content (bytes
+    or :class:`~kernels.package_files.PackageFile`, copied a chunk at a time) and must hold
+    ``metadata.json``. The output is deterministic (members sorted, timestamps fixed
     to 1980-01-01 or ``SOURCE_DATE_EPOCH``, permissions 0644, 0755 for ``.so``), and the file
     appears atomically: a temporary file in ``out_dir`` is renamed over the final name.
     """
@@ -343,23 +347,23 @@ def write_kernel_wheel(
         if problem:
             raise KernelWheelError(wheel.filename, f"cannot write package file {path!r}: it {problem}")
 
-    members: List[Tuple[str, bytes]] = [
-        (f"{module}/{path}", bytes(package_files[path])) for path in sorted(package_files)
+    members: List[Tuple[str, PackageFile]] = [
+        (f"{module}/{path}", as_package_file(package_files[path])) for path in sorted(package_files)
     ]
     dist_info = wheel.dist_info
-    members += [
+    texts = [
         (f"{dist_info}/METADATA", wheel.metadata_text().encode("utf-8")),
         (f"{dist_info}/WHEEL", wheel.wheel_text().encode("utf-8")),
         (f"{dist_info}/{VARIANT_FILE}", f"{wheel.variant.name}\n".encode("utf-8")),
     ]
-    for extra_name, extra_data in sorted((extra_dist_info or {}).items()):
-        members.append((f"{dist_info}/{extra_name}", bytes(extra_data)))
+    texts += [(f"{dist_info}/{n}", bytes(d)) for n, d in sorted((extra_dist_info or {}).items())]
+    members += [(member, as_package_file(data)) for member, data in texts]
     record = io.StringIO()
     writer = csv.writer(record, lineterminator="\n")
-    for member, data in members:
-        writer.writerow([member, _record_hash(data), str(len(data))])
+    for member, content in members:
+        writer.writerow([member, _record_entry(content.digest("sha256"), "sha256"), str(content.size)])
     writer.writerow([f"{dist_info}/RECORD", "", ""])
-    members.append((f"{dist_info}/RECORD", record.getvalue().encode("utf-8")))
+    members.append((f"{dist_info}/RECORD", as_package_file(record.getvalue().encode("utf-8"))))
 
     date_time = _zip_date_time()
     out = Path(out_dir)
@@ -369,12 +373,20 @@ def write_kernel_wheel(
     try:
         with os.fdopen(fd, "wb") as stream:
             with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                for member, data in members:
+                for member, content in members:
                     info = zipfile.ZipInfo(member, date_time)
                     info.compress_type = zipfile.ZIP_DEFLATED
                     info.create_system = 3  # Unix: external_attr holds the mode
                     info.external_attr = (stat.S_IFREG | _file_mode(member)) << 16
-                    archive.writestr(info, data)
+                    info.file_size = content.size  # as writestr sets it: the same bytes, zip64 when needed
+                    written = hashlib.sha256()
+                    with archive.open(info, "w") as sink:
+                        for chunk in content.chunks():
+                            written.update(chunk)
+                            sink.write(chunk)
+                    if written.digest() != content.digest("sha256"):  # a file changed meanwhile
+                        raise KernelWheelError(wheel.filename, f"{member} changed while the wheel was "
+                                                               "written; build again")
         os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, final)
     except BaseException:
@@ -398,7 +410,11 @@ def read_kernel_wheel(path: PathLike) -> KernelWheelContents:
     ``kernels-variant.txt``); a RECORD hash that does not match; a variant that is invalid or
     disagrees with the version label and platform tag; files outside ``<module>/`` and the
     ``.dist-info``; a missing or invalid ``metadata.json``, or package files that do not match
-    its digest.
+    its digest; an archive beyond the bounds of :mod:`kernels.limits`.
+
+    Members are hashed a chunk at a time and never held in memory whole (except the small
+    ``.dist-info`` files and ``metadata.json``); the returned ``files`` read from the wheel,
+    which stays open, on demand.
     """
     wheel_path = Path(path)
 
@@ -411,8 +427,23 @@ def read_kernel_wheel(path: PathLike) -> KernelWheelContents:
         raise fail("not a zip archive, so not a wheel") from None
     except OSError as exc:
         raise fail(f"cannot be read: {exc.strerror or exc}") from None
-    with archive:
-        data = _read_members(archive, fail)
+    try:
+        return _read_open_wheel(archive, wheel_path, fail)
+    except BaseException:
+        archive.close()
+        raise
+
+
+def _read_open_wheel(archive: zipfile.ZipFile, wheel_path: Path, fail: Any) -> KernelWheelContents:
+    data = _members(archive, fail)
+
+    def small(name: str) -> bytes:
+        """A member read into memory whole: only .dist-info files and metadata.json."""
+        member = data[name]
+        if member.size > limits.bound("text_member_bytes"):
+            raise fail(f"member {name!r} is {member.size} bytes, more than "
+                       f"{limits.describe('text_member_bytes')}")
+        return _read(member, fail)
 
     # ------------------------------------------------------------- wheel structure
     dist_infos = sorted({n.split("/")[0] for n in data if "/" in n and n.split("/")[0].endswith(".dist-info")})
@@ -426,9 +457,10 @@ def read_kernel_wheel(path: PathLike) -> KernelWheelContents:
     variant_file = f"{dist_info}/{VARIANT_FILE}"
     if variant_file not in data:
         raise fail(f"not a kernel wheel: {dist_info}/ has no {VARIANT_FILE} (built by kernels_build?)")
-    _verify_record(data, dist_info, fail)
+    _verify_record(data, small(f"{dist_info}/RECORD") if f"{dist_info}/RECORD" in data else None,
+                   dist_info, fail)
 
-    wheel_headers = _headers(data[f"{dist_info}/WHEEL"], f"{dist_info}/WHEEL", fail)
+    wheel_headers = _headers(small(f"{dist_info}/WHEEL"), f"{dist_info}/WHEEL", fail)
     if not str(wheel_headers.get("Wheel-Version", "")).startswith("1."):
         raise fail(f"{dist_info}/WHEEL: unsupported Wheel-Version {wheel_headers.get('Wheel-Version')!r}")
     tags = wheel_headers.get_all("Tag") or []
@@ -437,7 +469,7 @@ def read_kernel_wheel(path: PathLike) -> KernelWheelContents:
     tag = str(tags[0]).strip()
     if f"{dist_info}/METADATA" not in data:
         raise fail(f"no {dist_info}/METADATA: not a wheel")
-    meta_headers = _headers(data[f"{dist_info}/METADATA"], f"{dist_info}/METADATA", fail)
+    meta_headers = _headers(small(f"{dist_info}/METADATA"), f"{dist_info}/METADATA", fail)
     name = str(meta_headers.get("Name", "")).strip()
     version = str(meta_headers.get("Version", "")).strip()
     if not name or not version:
@@ -451,7 +483,7 @@ def read_kernel_wheel(path: PathLike) -> KernelWheelContents:
                    "(was it renamed?)")
 
     # ------------------------------------------------------------- the variant
-    variant_text = data[variant_file].decode("utf-8", errors="replace").strip()
+    variant_text = small(variant_file).decode("utf-8", errors="replace").strip()
     try:
         variant = parse_variant(variant_text)
     except ValueError as exc:
@@ -479,9 +511,12 @@ def read_kernel_wheel(path: PathLike) -> KernelWheelContents:
     outside = sorted(n for n in data if n.split("/")[0] not in (module, dist_info))
     if outside:
         raise fail(f"{summarize(outside)} lie outside {module}/ and {dist_info}/")
+    metadata_member = f"{module}/{METADATA_FILENAME}"
+    if data[metadata_member].size > limits.bound("metadata_bytes"):
+        raise fail(f"{metadata_member} is {data[metadata_member].size} bytes, more than "
+                   f"{limits.describe('metadata_bytes')}")
     try:
-        metadata = Metadata.from_bytes(data[f"{module}/{METADATA_FILENAME}"],
-                                       source=f"{module}/{METADATA_FILENAME}")
+        metadata = Metadata.from_bytes(_read(data[metadata_member], fail), source=metadata_member)
     except MetadataError as exc:
         raise fail(f"invalid metadata.json: {exc}") from None
     if metadata.python_name != module:
@@ -489,7 +524,10 @@ def read_kernel_wheel(path: PathLike) -> KernelWheelContents:
                    f"of metadata.json (expected {metadata.python_name}/)")
     _check_backend(variant, metadata, fail)
     files = {n[len(module) + 1:]: content for n, content in data.items() if n.startswith(module + "/")}
-    problems = verify_package_digest(metadata, files)
+    try:
+        problems = verify_package_digest(metadata, files)
+    except _MEMBER_ERRORS as exc:
+        raise fail(f"a package file cannot be read: {exc}") from None
     if problems:
         raise fail(f"package files do not match the digest in {module}/metadata.json: {summarize(problems)}")
 
@@ -509,9 +547,13 @@ def _check_backend(variant: Variant, metadata: Metadata, fail: Any) -> None:
                    f"backend {metadata.backend.type}")
 
 
-def _read_members(archive: zipfile.ZipFile, fail: Any) -> Dict[str, bytes]:
-    """Every file member's content, after refusing unsafe members and archives beyond the
-    bounds of :mod:`kernels.limits` (judged from the headers before anything is inflated)."""
+#: What reading a member can raise when the archive is corrupt or lies in its headers.
+_MEMBER_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError)
+
+
+def _members(archive: zipfile.ZipFile, fail: Any) -> Dict[str, ArchiveMember]:
+    """Every file member, after refusing unsafe members and archives beyond the bounds of
+    :mod:`kernels.limits` (judged from the headers before anything is inflated)."""
     infos = archive.infolist()
     if len(infos) > limits.bound("archive_members"):
         raise fail(f"holds {len(infos)} members, more than {limits.describe('archive_members')}")
@@ -542,39 +584,24 @@ def _read_members(archive: zipfile.ZipFile, fail: Any) -> Dict[str, bytes]:
         total += size
         if total > limits.bound("archive_bytes"):
             raise fail(f"inflates to more than {limits.describe('archive_bytes')} bytes")
-    data: Dict[str, bytes] = {}
-    for info in infos:
-        if info.is_dir():
-            continue
-        try:
-            data[info.filename] = _inflate(archive, info)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError) as exc:
-            raise fail(f"member {info.filename!r} cannot be read: {exc}") from None
-    return data
+    return {info.filename: ArchiveMember(archive, info) for info in infos if not info.is_dir()}
 
 
-def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo, chunk: int = 1 << 20) -> bytes:
-    """A member's content, read in chunks and never past the size its header declares."""
-    parts = []
-    left = info.file_size
-    with archive.open(info) as stream:
-        while left > 0:
-            part = stream.read(min(chunk, left))
-            if not part:
-                break
-            parts.append(part)
-            left -= len(part)
-        if stream.read(1):
-            raise zipfile.BadZipFile("holds more data than its header declares")
-    return b"".join(parts)
+def _read(member: ArchiveMember, fail: Any) -> bytes:
+    try:
+        return member.read()
+    except _MEMBER_ERRORS as exc:
+        raise fail(f"member {member.info.filename!r} cannot be read: {exc}") from None
 
 
-def _verify_record(data: Mapping[str, bytes], dist_info: str, fail: Any) -> None:
+def _verify_record(data: Mapping[str, ArchiveMember], record: Optional[bytes], dist_info: str, fail: Any) -> None:
+    """Every member is listed in RECORD with a hash that matches, hashed a chunk at a time
+    (the SHA-256 is computed in the same pass: later comparisons reuse it)."""
     record_name = f"{dist_info}/RECORD"
-    if record_name not in data:
+    if record is None:
         raise fail(f"no {record_name}: not a wheel")
     try:
-        rows = list(csv.reader(io.StringIO(data[record_name].decode("utf-8"))))
+        rows = list(csv.reader(io.StringIO(record.decode("utf-8"))))
     except (UnicodeDecodeError, csv.Error) as exc:
         raise fail(f"{record_name} cannot be parsed: {exc}") from None
     recorded: Dict[str, str] = {}
@@ -585,7 +612,7 @@ def _verify_record(data: Mapping[str, bytes], dist_info: str, fail: Any) -> None
             raise fail(f"{record_name}: malformed line {','.join(row)!r}")
         recorded[row[0]] = row[1]
     unsigned = (record_name, f"{record_name}.jws", f"{record_name}.p7s")
-    for name, content in data.items():
+    for name, member in data.items():
         if name in unsigned:
             continue
         entry = recorded.get(name)
@@ -594,7 +621,11 @@ def _verify_record(data: Mapping[str, bytes], dist_info: str, fail: Any) -> None
         algorithm, _, _ = entry.partition("=")
         if algorithm not in _RECORD_ALGORITHMS:
             raise fail(f"RECORD hashes {name} with {algorithm!r}; expected one of {', '.join(_RECORD_ALGORITHMS)}")
-        if _record_hash(content, algorithm) != entry:
+        try:
+            digest = member.digests((algorithm, "sha256"))[algorithm]
+        except _MEMBER_ERRORS as exc:
+            raise fail(f"member {name!r} cannot be read: {exc}") from None
+        if _record_entry(digest, algorithm) != entry:
             raise fail(f"{name} does not match its RECORD hash: the wheel was altered or is corrupt")
     missing = sorted(set(recorded) - set(data) - set(unsigned))
     if missing:

@@ -10,7 +10,6 @@ here and one rebuilt from its Hub tree are byte for byte the same.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Dict, List, Set
 
 from kernels.variants import host_cpu
+from kernels.package_files import DiskFile
 from kernels.wheels import VARIANT_FILE, write_kernel_wheel
 
 from .compliance import ExtensionReport, check_extension, enforce, failure_message, wheel_platform_tag
@@ -81,15 +81,16 @@ def _lock_file(plan: BuildPlan) -> Dict[str, bytes]:
     return {LOCK_FILENAME: lock.read_bytes()}
 
 
-def _package_files(package: Path) -> Dict[str, bytes]:
-    """The package's files (POSIX paths relative to it), without bytecode."""
-    files: Dict[str, bytes] = {}
+def _package_files(package: Path) -> Dict[str, DiskFile]:
+    """The package's files (POSIX paths relative to it), without bytecode; copied into the
+    wheel a chunk at a time."""
+    files: Dict[str, DiskFile] = {}
     for dirpath, dirnames, filenames in os.walk(package):
         dirnames[:] = [d for d in dirnames if d != "__pycache__"]
         rel_dir = Path(dirpath).relative_to(package)
         for filename in filenames:
             if not filename.endswith(".pyc"):
-                files[PurePosixPath(*rel_dir.parts, filename).as_posix()] = Path(dirpath, filename).read_bytes()
+                files[PurePosixPath(*rel_dir.parts, filename).as_posix()] = DiskFile(Path(dirpath, filename))
     return files
 
 
@@ -104,7 +105,7 @@ def _platform_tag(plan: BuildPlan, package: Path) -> str:
     passed = _passed_before(plan, policy)
     reports: List[ExtensionReport] = []
     for path in extensions:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = DiskFile(path).digest("sha256").hex()
         if digest in passed:  # a no-change rebuild: this exact file already passed the gate
             progress(f"compliance: {path.name}: ok (unchanged)")
             continue

@@ -21,10 +21,18 @@ Fixtures:
 - ``hub_api``: an ``HfApi`` bound to ``hub_server`` (endpoint and token).
 
 Both server fixtures set, for their lifetime, ``HF_ENDPOINT`` (the server URL), ``HF_TOKEN`` (a
-dummy token, any token is accepted), ``HF_HOME`` and ``HF_HUB_CACHE`` (temporary directories),
-``KERNELS_CACHE`` (the same hub cache), ``HF_HUB_DISABLE_TELEMETRY=1`` and
-``HF_HUB_DISABLE_XET=1``. The server object gets two extra attributes: ``cache_dir`` (the
-temporary hub cache) and ``token`` (the dummy token).
+dummy token, registered with the write role over every namespace), ``HF_HOME`` and
+``HF_HUB_CACHE`` (temporary directories), ``KERNELS_CACHE`` (the same hub cache),
+``HF_HUB_DISABLE_TELEMETRY=1`` and ``HF_HUB_DISABLE_XET=1``. The server object gets two extra
+attributes: ``cache_dir`` (the temporary hub cache) and ``token`` (the dummy token).
+
+Tokens: the servers accept any other bearer token too, as the default user with the write role.
+Tests of permissions register their own tokens and may refuse unknown ones::
+
+    def test_read_only(hub_server):
+        hub_server.add_token("hf_reader", role="read")
+        hub_server.add_token("hf_org_writer", role="write", orgs=["my-org"])
+        hub_server.accept_any_token = False  # other tokens: 401 (the fixture's token still works)
 
 Caveats, because ``huggingface_hub`` reads most environment variables once, at import time, into
 ``huggingface_hub.constants``:
@@ -57,7 +65,7 @@ from .hub_server import HubServer
 # Must happen before huggingface_hub is imported to have an effect (see the module docstring).
 os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
 
-#: The token the fixtures put into ``HF_TOKEN``; the server accepts any bearer token.
+#: The token the fixtures put into ``HF_TOKEN`` (registered: write role, every namespace).
 DUMMY_TOKEN = "hf_hubserver_dummy_token"
 
 __all__ = ["DUMMY_TOKEN", "client_uses_xet", "hub_api", "hub_server", "hub_server_session"]
@@ -82,6 +90,7 @@ def _start_server(root: Path) -> HubServer:
     server = HubServer(root / "hub-storage", lfs=not client_uses_xet())
     server.cache_dir = root / "hf-home" / "hub"
     server.token = DUMMY_TOKEN
+    server.add_token(DUMMY_TOKEN, role="write", display_name="hub_server fixture token")
     server.cache_dir.mkdir(parents=True, exist_ok=True)
     return server.start()
 
