@@ -91,6 +91,6 @@ def _venv(session: nox.Session, path: Path, torch_spec: str, extra: list | None 
     if not marker.is_file() or marker.read_text() != wanted:
         session.run("python3", "-m", "venv", str(path), external=True)
         session.run(str(python), "-m", "pip", "install", "-q", torch_spec, *(extra or []), external=True)
-        session.run(str(python), "-m", "pip", "install", "-q", "-e", f"{ROOT}[test]", external=True)
+        session.run(str(python), "-m", "pip", "install", "-q", "-e", f"{ROOT}[test,build]", external=True)
         marker.write_text(wanted)
     return python

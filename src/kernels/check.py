@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Tuple, Union
 
-from .errors import KernelsError, MetadataError
+from .errors import KernelsError, MetadataError, require_extra
 from .metadata import Metadata
 from .variants import ArchVariant, parse_variant
 
@@ -119,6 +119,8 @@ def _check_variant(
             )
     extensions = sorted(directory.rglob("*.so"))
     if isinstance(variant, ArchVariant) and variant.os == "linux":
+        if extensions:
+            require_extra("kernels check (the compliance gate)", "build", "auditwheel", "abi3audit")
         from kernels_build.compliance import check_extension  # noqa: PLC0415 - heavy, only here
 
         for ext in extensions:

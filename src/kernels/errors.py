@@ -30,6 +30,7 @@ __all__ = [
     "KernelsError",
     "LockError",
     "MetadataError",
+    "MissingExtraError",
     "MissingPythonDependencyError",
     "NoCompatibleVariantError",
     "UntrustedKernelError",
@@ -159,6 +160,30 @@ class MissingPythonDependencyError(KernelsError, ImportError):
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return (functools.partial(type(self), str(self), name=self.name), ())
+
+
+class MissingExtraError(KernelsError, ImportError):
+    """A command that builds or audits kernels (not one that loads them) needs packages that a
+    plain ``pip install kernels`` leaves out; the message names the extra that brings them::
+
+        >>> print(MissingExtraError("kernels check", "build", ["auditwheel"]))
+        kernels check needs auditwheel, which a plain `pip install kernels` leaves out: pip install 'kernels[build]'
+    """
+
+    def __init__(self, what: str, extra: str, missing: "list[str]") -> None:
+        super().__init__(f"{what} needs {', '.join(missing)}, which a plain `pip install kernels` leaves "
+                         f"out: pip install 'kernels[{extra}]'")
+        self.extra = extra
+        self.missing = list(missing)
+
+
+def require_extra(what: str, extra: str, *modules: str) -> None:
+    """Raise :class:`MissingExtraError` unless every module (import name) is installed."""
+    import importlib.util  # noqa: PLC0415
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MissingExtraError(what, extra, missing)
 
 
 class IncompatibleKernelError(KernelsError, RuntimeError):

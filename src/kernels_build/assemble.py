@@ -19,9 +19,9 @@ from typing import Dict, List, Set
 
 from kernels.variants import host_cpu
 from kernels.package_files import DiskFile
-from kernels.wheels import VARIANT_FILE, write_kernel_wheel
+from kernels.wheels import write_kernel_wheel
 
-from .compliance import ExtensionReport, check_extension, enforce, failure_message, wheel_platform_tag
+from .dist_info import lock_file, wheel_description
 from .progress import progress
 from .errors import KernelBuildError
 from .plan import BuildPlan
@@ -31,8 +31,6 @@ __all__ = ["finalize_wheel"]
 
 def finalize_wheel(raw_wheel: Path, plan: BuildPlan, out_dir: Path) -> Path:
     """Check, complete and retag ``raw_wheel``; return the final wheel in ``out_dir``."""
-    from .project import _project_table  # noqa: PLC0415
-
     with tempfile.TemporaryDirectory(prefix="kernels-wheel-") as tmp:
         tree = Path(tmp) / "tree"
         with zipfile.ZipFile(raw_wheel) as archive:
@@ -48,37 +46,19 @@ def finalize_wheel(raw_wheel: Path, plan: BuildPlan, out_dir: Path) -> Path:
         metadata = plan.metadata().with_digest(package)
         metadata.write_to_file(package / "metadata.json")
 
-        project = _project_table(plan)
-        name = str(project["name"])
+        wheel = wheel_description(plan, tag)
         return write_kernel_wheel(
             out_dir,
-            name=name,
-            version=str(project["version"]),
-            tag=tag,
-            module=plan.module,
-            variant=plan.variant,
+            name=wheel.name,
+            version=wheel.version,
+            tag=wheel.tag,
+            module=wheel.module,
+            variant=wheel.variant,
             package_files=_package_files(package),
-            requires=[str(r) for r in project["dependencies"]],  # type: ignore[union-attr]
-            summary=str(project.get("description") or f"{name} kernel for PyTorch"),
-            extra_dist_info=_lock_file(plan),
+            requires=wheel.requires,
+            summary=wheel.summary,
+            extra_dist_info=lock_file(plan),
         )
-
-
-def _lock_file(plan: BuildPlan) -> Dict[str, bytes]:
-    """``kernels.lock`` for the wheel's metadata, when the kernel locks the kernels it uses
-    (``[tool.kernels.dependencies]``), so ``get_locked_kernel(..., lockfile=None)`` finds it."""
-    from kernels.errors import LockError  # noqa: PLC0415
-    from kernels.lock import LOCK_FILENAME, read_dependencies  # noqa: PLC0415
-
-    try:
-        read_dependencies(plan.config.root)
-    except LockError:
-        return {}
-    lock = plan.config.root / LOCK_FILENAME
-    if not lock.is_file():
-        raise KernelBuildError(f"{plan.config.root / 'pyproject.toml'} has [tool.kernels.dependencies] but there "
-                               f"is no {LOCK_FILENAME}: run `kernels lock {plan.config.root}` first")
-    return {LOCK_FILENAME: lock.read_bytes()}
 
 
 def _package_files(package: Path) -> Dict[str, DiskFile]:
@@ -98,6 +78,9 @@ def _platform_tag(plan: BuildPlan, package: Path) -> str:
     """``cp39-abi3-manylinux_2_28_x86_64`` for compiled kernels, ``py3-none-any`` otherwise."""
     if plan.is_noarch:
         return "py3-none-any"
+    # The gate's tools (auditwheel, abi3audit) are build requirements of compiled kernels only.
+    from .compliance import ExtensionReport, check_extension, enforce, failure_message, wheel_platform_tag  # noqa: PLC0415
+
     extensions = sorted(package.rglob("*.so"))
     if not extensions:
         raise KernelBuildError(f"the build produced no extension module in {plan.module}/")

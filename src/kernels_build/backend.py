@@ -17,6 +17,7 @@ from .progress import progress
 
 if TYPE_CHECKING:
     from .config import BuildConfig
+    from .plan import BuildPlan
     from .settings import BuildSettings
 
 ConfigSettings = Optional[Mapping[str, Union[str, List[str]]]]
@@ -34,25 +35,70 @@ def _user_errors() -> Iterator[None]:
 
 
 
+#: What every build installs besides torch: the CMake driver, CMake and ninja (from PyPI, the
+#: way scikit-build-core gets them). Also the ``build`` extra of the ``kernels`` distribution.
+BUILD_TOOLS = ("scikit-build-core>=0.11", "cmake>=3.26", "ninja>=1.11")
+#: The compliance gate's tools, for kernels with compiled code.
+COMPLIANCE_TOOLS = ("auditwheel>=6.1", "abi3audit>=0.0.20")
+#: Editable installs write their wheel with ``wheel``'s writer.
+EDITABLE_TOOLS = ("wheel>=0.42",)
+#: Import name of each tool above, to tell a build without isolation what is missing.
+_IMPORT_NAMES = {"scikit-build-core": "scikit_build_core", "cmake": "cmake", "ninja": "ninja",
+                 "auditwheel": "auditwheel", "abi3audit": "abi3audit", "wheel": "wheel"}
+
+
 def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> List[str]:
-    """scikit-build-core, torch (pinned with ``-C kernels.torch-version=M.m``) and, for CUDA
-    builds, nvcc from PyPI where no matching toolkit is installed and the PyPI packages of
-    the ``depends`` libraries (``nvidia-cutlass``)."""
+    """The build tools (:data:`BUILD_TOOLS`; :data:`COMPLIANCE_TOOLS` for compiled kernels),
+    torch (pinned with ``-C kernels.torch-version=M.m``) and, for CUDA builds, nvcc from PyPI
+    where no matching toolkit is installed and the PyPI packages of the ``depends`` libraries
+    (``nvidia-cutlass``). The ``kernels`` distribution itself stays light: a kernel's
+    ``[build-system] requires = ["kernels"]`` is all a build needs."""
+    return _requirements(config_settings, editable=False)
+
+
+def get_requires_for_build_editable(config_settings: ConfigSettings = None) -> List[str]:
+    """As :func:`get_requires_for_build_wheel`, plus :data:`EDITABLE_TOOLS`."""
+    return _requirements(config_settings, editable=True)
+
+
+def _requirements(config_settings: ConfigSettings, editable: bool) -> List[str]:
     from .config import load_build_config
     from .settings import BuildSettings
 
     with _user_errors():
         settings = BuildSettings.from_config_settings(config_settings)
-    requires = ["scikit-build-core>=0.11"]
+        config = load_build_config(Path(os.getcwd()))
+    requires = list(BUILD_TOOLS)
+    if config.kernels:
+        requires += COMPLIANCE_TOOLS
+    if editable:
+        requires += EDITABLE_TOOLS
     if settings.torch_version is not None:
         major, minor = settings.torch_version
         requires.append(f"torch=={major}.{minor}.*")
     else:
         requires.append("torch")
     with _user_errors():
-        config = load_build_config(Path(os.getcwd()))
         requires += _cuda_requirements(settings, config)
     return requires
+
+
+def _check_build_tools(compiled: bool, editable: bool) -> None:
+    """Without build isolation nothing installed the tools: say which extra brings them."""
+    import importlib.util
+    import shutil
+
+    def present(name: str) -> bool:  # cmake and ninja may also come from the system
+        return (importlib.util.find_spec(_IMPORT_NAMES[name]) is not None
+                or (name in ("cmake", "ninja") and shutil.which(name) is not None))
+
+    wanted = BUILD_TOOLS + (COMPLIANCE_TOOLS if compiled else ()) + (EDITABLE_TOOLS if editable else ())
+    missing = [n for n in (r.split(">")[0].split("=")[0] for r in wanted) if not present(n)]
+    if missing:
+        raise KernelBuildError(
+            f"missing build tools: {', '.join(missing)} (a build without isolation uses what this "
+            "environment has): pip install 'kernels[build]', or build with isolation (drop "
+            "--no-build-isolation) so the backend installs them")
 
 
 def _cuda_requirements(settings: "BuildSettings", config: "BuildConfig") -> List[str]:
@@ -82,9 +128,6 @@ def _cuda_requirements(settings: "BuildSettings", config: "BuildConfig") -> List
     return toolchain + libraries
 
 
-get_requires_for_build_editable = get_requires_for_build_wheel
-
-
 def get_requires_for_build_sdist(config_settings: ConfigSettings = None) -> List[str]:
     """An sdist is a plain archive of the kernel repository: nothing to install."""
     return []
@@ -101,6 +144,25 @@ def build_sdist(sdist_directory: str, config_settings: ConfigSettings = None) ->
         sdist = make_sdist(config, Path(sdist_directory))
         progress(f"wrote {sdist.name}")
         return sdist.name
+
+
+def prepare_metadata_for_build_wheel(metadata_directory: str, config_settings: ConfigSettings = None) -> str:
+    """Write the wheel's ``.dist-info`` (``METADATA``, ``WHEEL``, ``kernels-variant.txt``) into
+    ``metadata_directory`` without compiling (PEP 517); return its name. Byte for byte the
+    files the built wheel holds (:mod:`kernels_build.dist_info`)."""
+    from .dist_info import write_dist_info
+
+    with _user_errors():
+        return write_dist_info(_plan(config_settings), Path(metadata_directory)).name
+
+
+def prepare_metadata_for_build_editable(metadata_directory: str, config_settings: ConfigSettings = None) -> str:
+    """PEP 660: as :func:`prepare_metadata_for_build_wheel` (an editable wheel carries the same
+    metadata)."""
+    from .dist_info import write_dist_info
+
+    with _user_errors():
+        return write_dist_info(_plan(config_settings, editable=True), Path(metadata_directory)).name
 
 
 def build_wheel(
@@ -128,18 +190,15 @@ def build_editable(
             return make_editable_wheel(built, Path(wheel_directory)).name
 
 
-def _build(wheel_directory: Path, config_settings: ConfigSettings, editable: bool = False) -> Path:
+def _plan(config_settings: ConfigSettings, editable: bool = False) -> "BuildPlan":
+    """The build plan (variant, ops name, archs, toolchain) from build.toml and the settings,
+    without compiling anything."""
     import dataclasses
 
-    from .assemble import finalize_wheel
-    from .compiler_cache import find_compiler_cache
     from .config import check_layout, load_build_config
-    from .deps import resolve_dependencies
-    from .driver import build_with_scikit_build
     from .gpus import visible_cuda_capabilities
     from .ophook import check_op_namespaces
     from .plan import make_plan
-    from .project import generate_project
     from .settings import NATIVE, BuildSettings
 
     root = Path(os.getcwd())
@@ -156,6 +215,21 @@ def _build(wheel_directory: Path, config_settings: ConfigSettings, editable: boo
     if native_default and plan.backend == "cuda":
         progress("editable install: CUDA code is compiled for the visible GPUs only "
                  "(kernels.cuda-capabilities=native); -C kernels.cuda-capabilities=all builds every arch")
+    return plan
+
+
+def _build(wheel_directory: Path, config_settings: ConfigSettings, editable: bool = False) -> Path:
+    plan = _plan(config_settings, editable)
+    _check_build_tools(compiled=not plan.is_noarch, editable=editable)
+
+    from .assemble import finalize_wheel
+    from .compiler_cache import find_compiler_cache
+    from .deps import resolve_dependencies
+    from .driver import build_with_scikit_build
+    from .project import generate_project
+
+    settings = plan.settings
+    config = plan.config
     backend_version = getattr(plan.variant, "backend_version", None)
     plan = plan.with_dependencies(resolve_dependencies(plan.kernels, plan.backend, settings, backend_version))
     progress(f"building {config.general.name} variant {plan.variant.name} (ops {plan.ops_name})")

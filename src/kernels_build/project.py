@@ -137,7 +137,7 @@ def add_op_namespace_prefix(op_name: str) -> str:
 
 def render_pyproject(plan: BuildPlan) -> str:
     config = plan.config
-    project = _project_table(plan)
+    project = project_table(plan)
     skbuild: Dict[str, object] = {
         "build-dir": str(plan.work_dir / "cmake-build"),
         "cmake.version": ">=3.26",
@@ -165,7 +165,7 @@ def render_pyproject(plan: BuildPlan) -> str:
     return "\n".join(lines)
 
 
-def _project_table(plan: BuildPlan) -> Dict[str, object]:
+def project_table(plan: BuildPlan) -> Dict[str, object]:
     """``[project]`` of the wheel: the kernel repo's own table when it has one, else build.toml."""
     config = plan.config
     general = config.general
