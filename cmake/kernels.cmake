@@ -15,6 +15,7 @@
 #   KERNEL_SOURCE_INCLUDE_DIRS  the kernel repo root and its torch-ext/ (for #include "...")
 #   KERNEL_STABLE_ABI_VERSION  hex TORCH_TARGET_VERSION when building for the stable ABI
 #   KERNEL_COMPILER_LAUNCHER   ccache or sccache (kernels.compiler-cache), when one is used
+#   KERNEL_PATH_PREFIX_MAPS    "old=new" pairs for -ffile-prefix-map (reproducible builds)
 #
 # Incremental rebuilds: the op namespace (KERNEL_OPS_NAME) contains a hash of the sources, so
 # it changes with every edit, and a changed compile definition recompiles every translation
@@ -77,6 +78,17 @@ include(CheckCXXCompilerFlag)
 check_cxx_compiler_flag(-fno-gnu-unique KERNEL_HAVE_NO_GNU_UNIQUE)
 if(KERNEL_HAVE_NO_GNU_UNIQUE)
   target_compile_options(kernel_torch INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-fno-gnu-unique>)
+endif()
+
+# Build paths out of the binary: __FILE__ and debug info name the kernel and site-packages,
+# so the same sources give the same extension wherever (and in whichever env) they are built.
+check_cxx_compiler_flag(-ffile-prefix-map=/a=b KERNEL_HAVE_FILE_PREFIX_MAP)
+if(KERNEL_HAVE_FILE_PREFIX_MAP)
+  foreach(map IN LISTS KERNEL_PATH_PREFIX_MAPS)
+    target_compile_options(kernel_torch INTERFACE
+      "$<$<COMPILE_LANGUAGE:CXX,C>:-ffile-prefix-map=${map}>"
+      "$<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-ffile-prefix-map=${map}>")
+  endforeach()
 endif()
 
 # A compiler cache wraps every compiler, unless the user chose a launcher for CMake.

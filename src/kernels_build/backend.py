@@ -243,7 +243,7 @@ def _build(wheel_directory: Path, config_settings: ConfigSettings, editable: boo
             progress(f"kernel.{name}: CUDA archs {' '.join(str(c) for c in caps)}")
     project = generate_project(plan)
     with tempfile.TemporaryDirectory(prefix="kernels-raw-") as tmp:
-        raw = build_with_scikit_build(project, Path(tmp), settings.passthrough)
+        raw = build_with_scikit_build(project, Path(tmp), settings.passthrough, log_path=plan.work_dir / "build.log")
         final = finalize_wheel(raw, plan, wheel_directory)
     progress(f"wrote {final.name}")
     return final

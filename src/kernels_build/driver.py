@@ -1,52 +1,161 @@
-"""Run scikit-build-core on a generated project. Knows nothing of build.toml."""
+"""Run scikit-build-core on a generated project. Knows nothing of build.toml.
+
+scikit-build-core runs in a child Python process (this interpreter, this ``sys.path``) whose
+stdout and stderr come back through one pipe. scikit-build-core itself runs CMake and ninja
+with inherited output, so in this process their output would go straight to the terminal (or
+to pip); through the pipe, :class:`~kernels_build.build_log.BuildOutput` writes all of it to the
+build log and shows the user one line per finished compile step and, when a step fails, the
+compiler's messages. The child also keeps scikit-build-core's working-directory change and
+logging setup out of the backend's process.
+
+Two environment variables of the child shape ninja's output: ``VERBOSE=1`` makes
+``cmake --build`` run ``ninja -v`` (every compiler command line reaches the log) and
+``NINJA_STATUS`` pins the ``[n/m] `` prefix that the condensed lines are made from. With
+``-C build.verbose=true`` (or scikit-build-core's ``logging.level`` INFO/DEBUG) every line is
+shown as well, as scikit-build-core shows it.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
-from typing import Iterator, List, Mapping, Union
+from typing import List, Mapping, Optional, Sequence, Union
 
+from .build_log import BuildOutput
 from .errors import BuildFailedError
+from .progress import progress, show
 
+Settings = Mapping[str, Union[str, List[str]]]
 
-@contextlib.contextmanager
-def _cwd(path: Path) -> Iterator[None]:
-    # scikit-build-core reads pyproject.toml from the current directory.
-    old = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
+#: The child: this process's import path, then :func:`_child_main` with the request file.
+_CHILD = ("import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
+          "from kernels_build.driver import _child_main; _child_main(sys.argv[2])")
+
+_TRUE = ("1", "true", "yes", "on", "y")
 
 
 def build_with_scikit_build(
     project_dir: Path,
     wheel_dir: Path,
-    settings: Mapping[str, Union[str, List[str]]],
+    settings: Settings,
+    log_path: Optional[Path] = None,
 ) -> Path:
     """Build the wheel of ``project_dir`` into ``wheel_dir``; return its path.
 
     ``settings`` are scikit-build-core config settings (``cmake.define.X``, ``build.verbose``...),
-    passed through untouched from the user's ``-C`` options.
+    passed through untouched from the user's ``-C`` options. ``log_path`` (default: ``build.log``
+    next to ``project_dir``, i.e. in ``.kernels_build/<variant>/``) receives everything CMake,
+    ninja and the compilers print; it is overwritten by each build.
     """
+    project_dir = Path(project_dir).resolve()
+    log_path = Path(log_path if log_path is not None else project_dir.parent / "build.log").resolve()
+    wheel_dir.mkdir(parents=True, exist_ok=True)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    echo_all = verbose_requested(settings)
+    # Paths in the condensed lines: relative to the generated project, else to the kernel
+    # repository (the frontend runs the backend in it).
+    roots = [project_dir, Path.cwd().resolve()]
+
+    progress(f"running CMake and ninja; full log: {log_path}")
+    with tempfile.TemporaryDirectory(prefix="kernels-skbuild-") as tmp:
+        request = Path(tmp) / "request.json"
+        result_file = Path(tmp) / "result.json"
+        request.write_text(json.dumps({"project": str(project_dir), "wheel_dir": str(wheel_dir.resolve()),
+                                       "settings": dict(settings), "result": str(result_file)}))
+        with open(log_path, "w", encoding="utf-8", errors="replace") as log:
+            log.write(f"# kernels_build: scikit-build-core on {project_dir}, {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+                      f"# settings: {json.dumps(dict(settings), sort_keys=True)}\n")
+            output = BuildOutput(log, roots, echo_all=echo_all)
+            returncode = _run_child(request, output)
+            output.finish()
+        result = json.loads(result_file.read_text()) if result_file.exists() else {}
+
+    if returncode == 0 and "wheel" in result:
+        if output.steps_with_output and not echo_all:
+            progress(f"{output.steps_with_output} compile step(s) printed warnings; see {log_path}")
+        return wheel_dir / result["wheel"]
+    if "error" in result:
+        # scikit-build-core's own diagnosis of the environment or settings (CMake/ninja not
+        # found, a -C setting it rejects): one line, like our own errors.
+        raise BuildFailedError(f"scikit-build-core: {result['error']}")
+    raise _failure(output, returncode, log_path)
+
+
+def verbose_requested(settings: Settings) -> bool:
+    """Whether the user asked scikit-build-core for verbose output (setting or ``SKBUILD_*``)."""
+
+    def value(key: str) -> str:
+        found = settings.get(key, os.environ.get("SKBUILD_" + key.upper().replace(".", "_").replace("-", "_"), ""))
+        return (found[-1] if isinstance(found, list) and found else str(found or "")).strip()
+
+    return (value("build.verbose").lower() in _TRUE or value("cmake.verbose").lower() in _TRUE
+            or value("logging.level").upper() in ("INFO", "DEBUG"))
+
+
+def _run_child(request: Path, output: BuildOutput) -> int:
+    """Run scikit-build-core in the child, feeding its output to ``output``; its exit status."""
+    env = dict(os.environ)
+    env.update({
+        "VERBOSE": "1",  # cmake --build -> ninja -v: the log gets every command line
+        "NINJA_STATUS": "[%f/%t] ",  # the status prefix BuildOutput reads, whatever the user's
+        "PYTHONUNBUFFERED": "1",  # scikit-build-core's lines in order with CMake's
+    })
+    command: Sequence[str] = [sys.executable, "-c", _CHILD, json.dumps(sys.path), str(request)]
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env=env)
+    try:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            output.feed(raw.decode("utf-8", errors="replace"))
+        return proc.wait()
+    finally:
+        if proc.poll() is None:  # interrupted (Ctrl-C): do not leave the build running
+            proc.kill()
+            proc.wait()
+
+
+def _failure(output: BuildOutput, returncode: int, log_path: Path) -> BuildFailedError:
+    """Show what explains a failed build (unless all was shown) and make the one-line error."""
+    if output.failed_steps:
+        steps = [s if s.startswith("link ") else "compiling " + s for s in dict.fromkeys(output.failed_steps)]
+        what = f"{', '.join(steps)} failed (the compiler's messages are above)"
+    else:
+        title, excerpt = output.excerpt()
+        if excerpt and not output.echo_all:
+            progress(title)
+            for line in excerpt:
+                show(line)
+        if output.configure_failed:
+            what = "CMake configuration failed (its errors are above)"
+        elif output.ninja_errors:
+            what = output.ninja_errors[-1]
+        else:
+            what = f"scikit-build-core failed (exit status {returncode}; its last lines are above)"
+    progress(f"full build log: {log_path}")
+    return BuildFailedError(f"{what}; full build log: {log_path}")
+
+
+def _child_main(request_path: str) -> None:
+    """The child process: build the wheel, write the outcome to the request's result file."""
     from scikit_build_core.build import build_wheel  # noqa: PLC0415 - heavy, only when building
     from scikit_build_core.errors import FailedProcessError, ScikitBuildError  # noqa: PLC0415
 
-    wheel_dir.mkdir(parents=True, exist_ok=True)
-    with _cwd(project_dir):
-        try:
-            name = build_wheel(str(wheel_dir), dict(settings))
-        except SystemExit as exc:  # scikit-build-core has already printed CMake's output
-            sys.stdout.flush()
-            raise BuildFailedError(
-                f"the CMake build failed (exit status {exc.code}); the compiler output is above. "
-                f"The generated project is in {project_dir}."
-            ) from None
-        except (ScikitBuildError, FailedProcessError) as exc:
-            # Its own diagnosis of the environment or settings (CMake/ninja not found, a
-            # -C setting it rejects): show it as one line, like our own errors.
-            raise BuildFailedError(f"scikit-build-core: {exc}") from None
-    return wheel_dir / name
+    request = json.loads(Path(request_path).read_text())
+    os.chdir(request["project"])  # scikit-build-core reads pyproject.toml from the current directory
+    result = {}
+    code = 0
+    try:
+        result["wheel"] = build_wheel(request["wheel_dir"], request["settings"])
+    except SystemExit as exc:  # scikit-build-core has printed why (CMake failed, bad setting)
+        code = exc.code if isinstance(exc.code, int) and exc.code else 1
+    except (ScikitBuildError, FailedProcessError) as exc:
+        result["error"] = str(exc)
+        code = 1
+    Path(request["result"]).write_text(json.dumps(result))
+    sys.stdout.flush()
+    sys.exit(code)

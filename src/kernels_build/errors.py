@@ -47,7 +47,8 @@ class ComplianceError(KernelBuildError):
 
 
 class BuildFailedError(KernelBuildError):
-    """CMake or the compiler failed; their output has already been shown."""
+    """CMake or the compiler failed; the compiler's (or CMake's) messages have been shown and the
+    message names the full build log (``.kernels_build/<variant>/build.log``)."""
 
 
 class DependencyError(KernelBuildError):

@@ -316,6 +316,12 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
         # Sources include their headers relative to the repo root or torch-ext/, and (as the
         # existing builder lets every file do) relative to csrc/.
         f"set(KERNEL_SOURCE_INCLUDE_DIRS {' '.join(_q(d) for d in source_include_dirs(root))})",
+        # Paths compiled into the extension (__FILE__ in TORCH_CHECK messages, asserts) name the
+        # kernel and site-packages, not where this build happened: a wheel built from the sdist,
+        # in an isolated environment (a random /tmp/pip-build-env-*), equals one built in place.
+        # The more specific site-packages comes last: the last matching map wins.
+        f"set(KERNEL_PATH_PREFIX_MAPS {_q(f'{root.resolve()}={config.general.name}')} "
+        f"{_q(f'{torch.site_packages.resolve()}=site-packages')})",
     ]
     if plan.stable_abi is not None:
         major, minor = (tuple(plan.stable_abi) + (0, 0))[:2]

@@ -1,4 +1,5 @@
-"""Tools for kernel authors: ``kernels init``, ``list-variants``, ``build-matrix``, ``release``.
+"""Tools for kernel authors: ``kernels init``, ``list-variants``, ``build-matrix``, ``build``,
+``check-config``, ``release``.
 
 - :mod:`.scaffold`: a new, compilable kernel repository from templates (``templates/``).
 - :mod:`.variant_matrix`: THE table of required build variants (torch x backend x toolkit x
@@ -6,6 +7,8 @@
 - :mod:`.requirements`: which of those variants a given kernel needs, and which one the
   current build environment produces.
 - :mod:`.build_matrix`: the CI job matrix that builds every required variant.
+- :mod:`.build`: the build through pip (shared with release) and ``kernels build`` /
+  ``kernels check-config``.
 - :mod:`.release`: build -> convert -> check -> fill card -> upload for the variant built here.
 
 These modules read build.toml through :mod:`kernels_build.config` (the build backend ships in

@@ -19,7 +19,6 @@ run it holds exactly what would be uploaded.
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from ..convert import from_wheel
 from ..errors import AuthoringError
 from ..metadata import Metadata
 from ..upload import UploadResult, upload_tree
+from .build import pip_wheel
 from .requirements import load_config
 
 __all__ = ["ReleaseResult", "release", "fill_card_file", "STAGING"]
@@ -82,7 +82,7 @@ def release(
     dist, tree = staging / "dist", staging / "tree"
 
     echo(f"[1/{STEPS}] build: pip wheel --no-build-isolation {root.name} (torch of {python})")
-    wheels = _build(root, dist, config_settings, python)
+    wheels = pip_wheel(root, dist, config_settings, python)
     echo(f"      built {', '.join(w.name for w in wheels)}")
 
     echo(f"[2/{STEPS}] convert: kernels from-wheel -> {tree.relative_to(root)}/build/")
@@ -118,21 +118,6 @@ def release(
     result.upload = upload_tree(tree, repo_id=repo_id, branch=branch, private=private)
     echo(f"      {repo_id}@{branch}: {result.upload.commit}")
     return result
-
-
-def _build(root: Path, dist: Path, config_settings: Sequence[str], python: str) -> List[Path]:
-    cmd = [python, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "--no-index", "-w", str(dist)]
-    for setting in config_settings:
-        cmd += ["-C", setting]
-    cmd.append(str(root))
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stdout.strip().splitlines()[-25:])
-        raise AuthoringError(f"the build failed (pip wheel exit status {proc.returncode}):\n{tail}")
-    wheels = sorted(dist.glob("*.whl"))
-    if not wheels:
-        raise AuthoringError(f"pip wheel produced no wheel in {dist}")
-    return wheels
 
 
 def _fill_card(root: Path, tree: Path, repo_id: str, variant_dir: Path) -> Optional[Path]:

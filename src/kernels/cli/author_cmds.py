@@ -1,4 +1,5 @@
-"""``kernels init``, ``list-variants``, ``build-matrix`` and ``release``: the author workflow."""
+"""``kernels init``, ``check-config``, ``build``, ``list-variants``, ``build-matrix`` and
+``release``: the author workflow."""
 
 from __future__ import annotations
 
@@ -27,6 +28,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--license", default="Apache-2.0", help="license id for build.toml and the card (default: Apache-2.0)")
     p.add_argument("--no-git", action="store_true", help="do not run git init")
     p.set_defaults(handler=_init)
+
+    p = subparsers.add_parser(
+        "check-config",
+        help="validate build.toml and the files it names, without building",
+        description="Check a kernel repository as a build does before compiling: build.toml (parsed and "
+        "validated by the build backend), the sources and the Python package it names, the op namespaces "
+        "of the Python code. Neither torch nor a compiler is needed. Prints 'DIR/build.toml: ok (...)' and "
+        "exits 0, or prints the problem and exits 1 (for CI).",
+    )
+    _add_kernel_dir(p)
+    p.set_defaults(handler=_check_config)
+
+    p = subparsers.add_parser(
+        "build",
+        help="build this environment's variant into DIR/build/<variant>/",
+        description="Build the variant this environment's torch (and -C settings) selects with the standard "
+        "frontend (python -m pip wheel --no-build-isolation --no-deps, which calls the kernels_build "
+        "backend), then unpack the wheel into DIR/build/<variant>/ as `kernels from-wheel` does. A variant "
+        "directory of an earlier build is replaced; other variants are left alone. Needs the build tools: "
+        "pip install 'kernels[build]'. Prints the variant directory.",
+    )
+    _add_kernel_dir(p)
+    p.add_argument("-C", "--config-setting", dest="config_settings", action="append", default=[],
+                   metavar="KEY=VALUE",
+                   help="build setting passed to pip wheel, e.g. kernels.backend=cpu or kernels.compliance=warn "
+                        "(repeatable)")
+    p.set_defaults(handler=_build)
 
     p = subparsers.add_parser(
         "list-variants",
@@ -102,6 +130,23 @@ def _init(args: argparse.Namespace) -> int:
     print(f"created {kernel.repo_id} in {target} ({len(files)} files). Next:")
     print(f"  cd {target} && pip wheel --no-build-isolation --no-deps -w dist . && kernels from-wheel dist/*.whl -o .")
     print(f"  LOCAL_KERNELS={kernel.repo_id}=$PWD python -m pytest tests -m kernels_ci")
+    return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from ..author.build import check_config
+
+    print(check_config(args.path).describe())
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from ..author.build import build_variant
+
+    def echo(line: str) -> None:
+        print(line, flush=True)
+
+    print(build_variant(args.path, args.config_settings, echo=echo), flush=True)
     return 0
 
 
