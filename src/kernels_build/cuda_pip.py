@@ -48,6 +48,10 @@ TOOLCHAINS = ("auto", "system", "pip")
 #: (nvidia-cuda-nvcc's own dependencies on crt, nvvm and runtime are unpinned).
 PACKAGES = ("nvidia-cuda-nvcc", "nvidia-cuda-crt", "nvidia-nvvm", "nvidia-cuda-runtime", "nvidia-cuda-cccl")
 
+#: NVIDIA's metapackage with nvcc (and crt, nvvm, the runtime) and CCCL, left unpinned so that
+#: the pin of torch's own ``cuda-toolkit`` requirement decides its version.
+TOOLKIT_METAPACKAGE = "cuda-toolkit[nvcc,cccl]"
+
 #: The oldest CUDA with a whole compiler on PyPI: the CUDA 12 wheels (nvidia-cuda-nvcc-cu12,
 #: checked up to 12.9) hold ptxas, libnvvm and nvcc's headers, but no nvcc and no cicc.
 MIN_CUDA = (13, 0)
@@ -71,20 +75,19 @@ def build_requirements(mode: str, torch: Optional[TorchInfo]) -> List[str]:
     ``torch`` is the build environment's torch when already installed there (under build
     isolation: when ``[build-system] requires`` names it), else None. Nothing is added for a
     torch without CUDA, or when an installed nvcc matches torch's CUDA ``major.minor``
-    (``auto``). ``pip`` without a known torch is an error: the CUDA version is unknown.
+    (``auto``).
+
+    ``pip`` before torch is installed (build isolation: torch comes in the same install as
+    these requirements) cannot pin the CUDA version, so it asks for NVIDIA's ``cuda-toolkit``
+    metapackage with its compiler extras, unpinned: torch's CUDA wheels on PyPI pin
+    ``cuda-toolkit`` themselves (torch 2.14.1: ``cuda-toolkit[...]==13.0.3``), so the resolver
+    picks the toolkit release of the torch it picks. The build then checks nvcc's version
+    against torch's CUDA version as always.
     """
     if mode == "system":
         return []
     if torch is None:
-        if mode == "pip":
-            raise ToolchainError(
-                "kernels.cuda-toolchain=pip needs torch's CUDA version when the build requirements "
-                "are declared, but torch is not installed yet: add the torch you build for to "
-                '[build-system] requires in pyproject.toml (e.g. "torch==2.14.*"), or install torch '
-                "and the packages (pip install " + " ".join(f"{n}==<M.m>.*" for n in PACKAGES)
-                + ") and build with --no-build-isolation."
-            )
-        return []
+        return [TOOLKIT_METAPACKAGE] if mode == "pip" else []
     if torch.cuda is None:
         return []
     if mode == "auto":

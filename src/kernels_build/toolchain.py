@@ -87,9 +87,9 @@ def inspect_torch() -> TorchInfo:
     if spec is None or spec.origin is None:
         raise ToolchainError(
             "torch is not installed in the build environment "
-            f"({sys.executable}). Install the torch you build for, or build with "
-            "build isolation so the backend can request it (choose the version with "
-            "-C kernels.torch-version=2.13)."
+            f"({sys.executable}). Install the torch you build for (pip install 'kernels[build]' "
+            "brings torch and the build tools), or build with build isolation so the backend can "
+            "request it (choose the version with -C kernels.torch-version=2.13)."
         )
     package_dir = Path(spec.origin).resolve().parent
     facts: dict = {}
