@@ -126,24 +126,35 @@ def test_killed_download_then_next_call_succeeds(hub_server, tmp_path: Path) -> 
     assert {p.name for p in cache.rglob("*.incomplete")} <= left_by_victim
 
 
-def test_corrupted_cached_file_is_detected(hub_server, tmp_path: Path) -> None:
+def _published_and_loaded(hub_server, tmp_path: Path, name: str):
+    """Publish a one-file kernel ``ORG/name`` (``VALUE = 42``), load it once in a subprocess;
+    return ``run(**env)`` (load again, output ``VALUE ...`` or ``ERROR <type> ...``) and the
+    cached ``__init__.py`` link."""
     from test_load import fake_kernel
 
     hub_server.set_trusted_publisher(ORG)
-    fake_kernel(tmp_path / "k", name="fragile", files={"__init__.py": "VALUE = 42\n"})
-    upload_tree(tmp_path / "k", repo_id=f"{ORG}/fragile")
+    fake_kernel(tmp_path / "k", name=name, files={"__init__.py": "VALUE = 42\n"})
+    upload_tree(tmp_path / "k", repo_id=f"{ORG}/{name}")
     code = f"""
         import logging, kernels
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
         try:
-            print("VALUE", kernels.get_kernel("{ORG}/fragile", version=1, backend="cpu").VALUE)
+            print("VALUE", kernels.get_kernel("{ORG}/{name}", version=1, backend="cpu").VALUE)
         except RuntimeError as exc:
             print("ERROR", type(exc).__name__, exc)
     """
-    run = lambda **env: subprocess.run(_script(code), env=_env(env), stdout=subprocess.PIPE,  # noqa: E731
-                                       stderr=subprocess.STDOUT, text=True, timeout=120).stdout
+
+    def run(**env: str) -> str:
+        return subprocess.run(_script(code), env=_env(env), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=120).stdout
+
     assert "VALUE 42" in run()
-    (init,) = (hub_server.cache_dir / f"kernels--{ORG}--fragile").glob("snapshots/*/build/torch-cpu/__init__.py")
+    (init,) = (hub_server.cache_dir / f"kernels--{ORG}--{name}").glob("snapshots/*/build/torch-cpu/__init__.py")
+    return run, init
+
+
+def test_corrupted_cached_file_is_detected(hub_server, tmp_path: Path) -> None:
+    run, init = _published_and_loaded(hub_server, tmp_path, "fragile")
     blob = init.resolve()
     time.sleep(0.01)  # a new mtime, so the remembered verification does not apply
     blob.write_text("VALUE = 666\n")
@@ -163,23 +174,7 @@ def test_a_cache_link_to_a_file_outside_the_cache_is_refused_and_the_file_is_nev
     """A snapshot link repointed at a user's file (named like the blob, with the same content,
     so hashing alone would pass) is refused offline; online the repair re-fetches the file and
     deletes only the link, never the file it pointed at."""
-    from test_load import fake_kernel
-
-    hub_server.set_trusted_publisher(ORG)
-    fake_kernel(tmp_path / "k", name="relinked", files={"__init__.py": "VALUE = 42\n"})
-    upload_tree(tmp_path / "k", repo_id=f"{ORG}/relinked")
-    code = f"""
-        import logging, kernels
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-        try:
-            print("VALUE", kernels.get_kernel("{ORG}/relinked", version=1, backend="cpu").VALUE)
-        except RuntimeError as exc:
-            print("ERROR", type(exc).__name__, exc)
-    """
-    run = lambda **env: subprocess.run(_script(code), env=_env(env), stdout=subprocess.PIPE,  # noqa: E731
-                                       stderr=subprocess.STDOUT, text=True, timeout=120).stdout
-    assert "VALUE 42" in run()
-    (init,) = (hub_server.cache_dir / f"kernels--{ORG}--relinked").glob("snapshots/*/build/torch-cpu/__init__.py")
+    run, init = _published_and_loaded(hub_server, tmp_path, "relinked")
     elsewhere = tmp_path / "users-files" / init.resolve().name
     elsewhere.parent.mkdir()
     elsewhere.write_bytes(init.read_bytes())
