@@ -17,6 +17,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+import kernels.testing.fixtures  # noqa: E402,F401  (sets HF_HUB_DISABLE_XET before huggingface_hub)
+
+pytest_plugins = ["kernels.testing.fixtures"]
+
 from kernels.benchmark_plot import render_svg  # noqa: E402
 from kernels.benchmark_run import (  # noqa: E402
     BenchmarkError,
@@ -149,3 +153,26 @@ def test_import_kernels_stays_free_of_torch() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr
+
+
+def test_hub_kernel_of_an_untrusted_publisher_needs_the_opt_in(hub_server, tmp_path: Path) -> None:
+    """Benchmark scripts from the Hub are code: they run under the kernel's trust rule, and
+    ``--trust-remote-code`` is the command's opt-in."""
+    from test_load import fake_kernel
+
+    from kernels.upload import upload_tree
+
+    root = tmp_path / "toy"
+    fake_kernel(root, name="toy", files={"__init__.py": "def double(x):\n    return x * 2\n"})
+    (root / "benchmarks").mkdir()
+    (root / "benchmarks" / "benchmark_scale.py").write_text(textwrap.dedent(SCRIPT))
+    hub_server.set_trusted_publisher("bench-untrusted", False)
+    upload_tree(root, repo_id="bench-untrusted/toy")
+    cmd = [sys.executable, "-m", "kernels.cli", "benchmark", "bench-untrusted/toy@v1", "--iterations", "2",
+           "--warmup", "0"]
+    env = {**__import__("os").environ, "PYTHONPATH": str(SRC)}
+    refused = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 1 and "trust_remote_code" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+    allowed = subprocess.run([*cmd, "--trust-remote-code"], env=env, capture_output=True, text=True, timeout=300)
+    assert "Scale.double" in allowed.stdout, allowed.stderr

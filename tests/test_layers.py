@@ -45,6 +45,7 @@ from kernels import (  # noqa: E402
 )
 from kernels.errors import KernelsError  # noqa: E402
 from kernels.layer.device import CapabilityRepos, SingleRepos, device_capability  # noqa: E402
+from kernels.layer.kernelize import _reset_unmapped_reports  # noqa: E402
 from kernels.layer.mapping import current_mapping  # noqa: E402
 from kernels.layer.mode import fallback_order  # noqa: E402
 from kernels.metadata import BackendInfo, Metadata  # noqa: E402
@@ -181,10 +182,12 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(autouse=True)
 def _clean_mapping(monkeypatch: pytest.MonkeyPatch):
-    """Each test starts with an empty global mapping and without DISABLE_KERNEL_MAPPING."""
+    """Each test starts with an empty global mapping, without DISABLE_KERNEL_MAPPING and with no
+    unmapped layer name reported yet."""
     monkeypatch.delenv("DISABLE_KERNEL_MAPPING", raising=False)
     monkeypatch.delenv("LOCAL_KERNELS", raising=False)
     register_kernel_mapping({}, inherit_mapping=False)
+    _reset_unmapped_reports()
     yield
     register_kernel_mapping({}, inherit_mapping=False)
 
@@ -405,7 +408,7 @@ def test_mode_specific_registrations_follow_the_fallback_order(toy: Path) -> Non
 
 def test_no_mapping_without_fallback_is_a_clear_error(toy: Path) -> None:
     model = small_model()
-    kernelize(model, mode=Mode.INFERENCE)  # falls back silently by default
+    kernelize(model, mode=Mode.INFERENCE)  # falls back by default (with a WARNING, see test_kernelize_warnings.py)
     assert not uses_kernel(model[1])
     with pytest.raises(ValueError, match=r"no kernel mapping for layer 'SiluAndMul'; register one with "
                                          r"register_kernel_mapping or use_kernel_mapping"):

@@ -460,15 +460,17 @@ def test_no_compatible_hub_variant_lists_every_reason(hub_server, tmp_path: Path
     assert not has_kernel("gpu-org/gpuonly", version=1)
     assert all(isinstance(d, VariantRejected) for d in get_kernel_variants("gpu-org/gpuonly", version=1))
     assert not (hub_server.cache_dir / "kernels--gpu-org--gpuonly").exists()  # nothing downloaded
+    caplog.clear()
     with caplog.at_level(logging.INFO, logger="kernels"):
         assert get_kernel("gpu-org/gpuonly", version=2).VALUE == 42
         assert get_kernel("gpu-org/gpuonly", revision="v2").VALUE == 42
-    assert "newer major version" not in caplog.text
+    assert "is available" not in caplog.text
     fake_kernel(tmp_path / "v1b", "torch-universal", name="gpuonly")
     upload_tree(tmp_path / "v1b", repo_id="gpu-org/gpuonly")
-    with caplog.at_level(logging.INFO, logger="kernels"):
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="kernels"):
         get_kernel("gpu-org/gpuonly", version=1)
-    assert "a newer major version exists: version=2" in caplog.text
+    assert [r.levelname for r in caplog.records if "version 2 is available" in r.getMessage()] == ["WARNING"]
 
 
 def test_offline_without_cache_via_local_files_only(hub_server, tmp_path: Path) -> None:

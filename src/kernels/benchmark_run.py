@@ -174,13 +174,15 @@ def discover(scripts: Sequence[Path]) -> List[Tuple[type, str]]:
 # --------------------------------------------------------------------------- loading
 
 
-def load_target(target: str, *, version: Optional[int] = None,
-                revision: Optional[str] = None) -> Tuple[ModuleType, Path]:
+def load_target(target: str, *, version: Optional[int] = None, revision: Optional[str] = None,
+                trust_remote_code: bool = False) -> Tuple[ModuleType, Path]:
     """Load the kernel named by ``target`` and find its benchmark scripts' directory.
 
     ``target`` is a local directory (a kernel repository with ``build/`` and ``benchmarks/``,
     its ``build/`` or a variant directory) or a Hub repo id, optionally ``org/name@v<N>`` or
-    ``org/name@<branch>``. Hub targets default to the highest ``v<N>`` branch.
+    ``org/name@<branch>``. Hub targets default to the highest ``v<N>`` branch. A Hub kernel
+    (and so its benchmark scripts) runs only when its publisher is trusted or
+    ``trust_remote_code`` is true, as for :func:`kernels.get_kernel`.
     """
     path = Path(target).expanduser()
     if path.exists():
@@ -208,7 +210,7 @@ def load_target(target: str, *, version: Optional[int] = None,
     from .load import get_kernel  # noqa: PLC0415
 
     rev = hub.resolve_revision(repo_id, version=version, revision=revision)
-    kernel = get_kernel(repo_id, revision=rev)
+    kernel = get_kernel(repo_id, revision=rev, trust_remote_code=trust_remote_code)
     return kernel, hub.download_benchmarks(repo_id, rev)
 
 

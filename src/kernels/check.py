@@ -72,6 +72,9 @@ def variant_dirs(path: Union[str, Path]) -> List[Path]:
         raise KernelsError(f"{path} is not a directory")
     if (path / "metadata.json").is_file():
         return [path]
+    if not (path / "build").is_dir() and (path / "build.toml").is_file():
+        raise KernelsError(f"{path} is a kernel source repository without build/ (nothing is built yet): run "
+                           f"`kernels build {path}` first, or check a tree made by `kernels from-wheel`")
     build = path / "build" if (path / "build").is_dir() else path
     return sorted(p for p in build.iterdir() if p.is_dir() and not p.name.startswith("."))
 

@@ -12,6 +12,28 @@ Every error a kernel user can run into because of a kernel's files (rather than 
 
 Subclasses also derive from the builtin exception that fits best (``ValueError`` for malformed
 data), so code written against the upstream runtime, which raised builtins, keeps working.
+
+Hub and network failures are translated in one place (:mod:`kernels.hub.failures`). Each of
+our types also derives from what the released ``kernels`` 0.17.2 let through in that case, so
+``except`` clauses written for it still match:
+
+==========================================  ===============================  ==============================================
+failure                                     raised                           also a (what 0.17.2 raised)
+==========================================  ===============================  ==============================================
+repository does not exist / not visible     KernelRepositoryNotFoundError    huggingface_hub ``RepositoryNotFoundError``
+branch, tag or commit does not exist        KernelRevisionNotFoundError      huggingface_hub ``RevisionNotFoundError``
+``version=N`` has no branch ``vN``          KernelVersionNotFoundError       ``ValueError``
+HTTP 401/403, gated, no write permission    HubAccessError                   huggingface_hub ``HfHubHTTPError``
+HTTP 5xx or 429 after the client's retries  HubServerError                   huggingface_hub ``HfHubHTTPError``
+connection refused, DNS, timeout, TLS       HubUnreachableError              ``ConnectionError`` (an ``OSError``)
+``HF_HUB_OFFLINE`` and the Hub is needed    HubOfflineError                  huggingface_hub ``OfflineModeIsEnabled``
+offline and the cache lacks the kernel      KernelNotCachedError             ``FileNotFoundError`` and ``ValueError``
+publisher not trusted                       UntrustedKernelError             ``ValueError``
+==========================================  ===============================  ==============================================
+
+All of them but the last two are :class:`HubError`. The types that derive from
+huggingface_hub's are defined on first use (importing huggingface_hub costs more than a warm
+load pinned to a commit); ``from kernels.errors import HubAccessError`` works as usual.
 """
 
 from __future__ import annotations
@@ -21,11 +43,18 @@ from typing import Optional
 
 __all__ = [
     "AuthoringError",
+    "HubAccessError",
     "HubError",
+    "HubOfflineError",
+    "HubServerError",
+    "HubUnreachableError",
     "IncompatibleKernelError",
     "KernelIntegrityError",
     "KernelNotCachedError",
+    "KernelRepositoryNotFoundError",
+    "KernelRevisionNotFoundError",
     "KernelTreeError",
+    "KernelVersionNotFoundError",
     "KernelWheelError",
     "KernelsError",
     "LockError",
@@ -108,8 +137,52 @@ class HubError(KernelsError, ValueError):
     """A Hub operation failed for a reason the user can act on: a repository, revision or
     file that does not exist, no access, or no network while the cache lacks the files.
 
-    The message names the repository (and revision) and what to do.
+    The message names the repository (and revision), what failed and what to do. The
+    subclasses in the table above say which case it is.
     """
+
+
+class HubUnreachableError(HubError, ConnectionError):
+    """The Hub could not be reached: connection refused, a host name that does not resolve,
+    a timeout, a TLS or proxy failure. ``repo_id`` and ``reason`` say for what and why::
+
+        >>> err = HubUnreachableError("org/relu: cannot reach the Hub", repo_id="org/relu", reason="refused")
+        >>> isinstance(err, ConnectionError), err.reason
+        (True, 'refused')
+    """
+
+    def __init__(self, message: str, *, repo_id: Optional[str] = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.repo_id = repo_id
+        self.reason = reason
+
+    def __str__(self) -> str:  # OSError would format its args as (errno, strerror)
+        return str(self.args[0]) if self.args else ""
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (functools.partial(type(self), str(self), repo_id=self.repo_id, reason=self.reason), ())
+
+
+class KernelVersionNotFoundError(HubError):
+    """``version=N`` was asked for and the repository has no branch ``vN``; the message lists
+    the versions it has::
+
+        >>> isinstance(KernelVersionNotFoundError("org/relu has no version 3; versions: v1"), ValueError)
+        True
+    """
+
+
+#: Types defined in :mod:`kernels.hub.exceptions` (they derive from huggingface_hub's).
+_HUB_DERIVED = frozenset({"HubAccessError", "HubOfflineError", "HubServerError",
+                          "KernelRepositoryNotFoundError", "KernelRevisionNotFoundError"})
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    if name in _HUB_DERIVED:
+        from .hub import exceptions  # noqa: PLC0415 - imports huggingface_hub
+
+        return getattr(exceptions, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class NoCompatibleVariantError(KernelsError, FileNotFoundError):
@@ -131,13 +204,18 @@ class NoCompatibleVariantError(KernelsError, FileNotFoundError):
         return (type(self), (str(self), self.decisions))
 
 
-class KernelNotCachedError(KernelsError, FileNotFoundError):
+class KernelNotCachedError(KernelsError, FileNotFoundError, ValueError):
     """Outgoing traffic is disabled (``HF_HUB_OFFLINE``, ``local_files_only``) and the cache
-    does not hold the kernel; the message says how to get it there::
+    does not hold the kernel; the message says how to get it there. Both a
+    ``FileNotFoundError`` and a ``ValueError``, as the released ``kernels`` raised the one for a
+    revision and the other for a version::
 
         >>> isinstance(KernelNotCachedError("org/relu (v1) is not cached"), FileNotFoundError)
         True
     """
+
+    def __str__(self) -> str:  # OSError would format its args as (errno, strerror)
+        return str(self.args[0]) if self.args else ""
 
 
 class UntrustedKernelError(KernelsError, ValueError):

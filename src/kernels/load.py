@@ -33,6 +33,7 @@ from typing import Any, Collection, Dict, List, Optional, Tuple, Union
 from . import hub, integrity
 from .errors import (
     HubError,
+    HubUnreachableError,
     IncompatibleKernelError,
     KernelIntegrityError,
     KernelNotCachedError,
@@ -53,6 +54,7 @@ from .local import (
     variant_dirs,
     warn_if_dirty,
 )
+from .hub.failures import unreachable_error
 from .metadata import METADATA_FILENAME, Metadata
 from .selection import Environment, VariantAccepted, VariantRejected, best_variant, evaluate_variants, explain
 
@@ -94,6 +96,7 @@ class _Resolved:
     variant_dir: Optional[Path] = None
     metadata: Optional[Metadata] = None
     commit: Optional[str] = None
+    hub_down: bool = False  #: loaded from the cache because the Hub could not answer
 
 
 # --------------------------------------------------------------------------- public API
@@ -266,7 +269,8 @@ def install_kernel(
                             user_agent=user_agent, trust_remote_code=trust_remote_code,
                             local_files_only=local_files_only, fetch="all")
     assert resolved.variant_dir is not None
-    _ensure_intact(repo_id, resolved, offline=local_files_only or hub.offline(), user_agent=user_agent)
+    _ensure_intact(repo_id, resolved, offline=local_files_only or hub.offline() or resolved.hub_down,
+                   user_agent=user_agent)
     return resolved.variant_dir
 
 
@@ -298,8 +302,15 @@ def get_kernel_variants(
     if hub.offline():
         snapshot, names = _cached_names(repo_id, revision if revision is not None else f"v{version}")
         return evaluate_variants(names, env, backend)
-    rev = revision if revision is not None else _version_branch(repo_id, version)  # type: ignore[arg-type]
-    return evaluate_variants(hub.list_variants(repo_id, rev), env, backend)
+    try:
+        rev = revision if revision is not None else _version_branch(repo_id, version)  # type: ignore[arg-type]
+        return evaluate_variants(hub.list_variants(repo_id, rev), env, backend)
+    except HubError as exc:
+        if not hub.is_hub_down(exc) or hub.cached_snapshot(repo_id, revision or f"v{version}") is None:
+            raise
+        logger.warning("%s: the Hub cannot be reached; listing the variants the cache knows", repo_id)
+        snapshot, names = _cached_names(repo_id, revision if revision is not None else f"v{version}")
+        return evaluate_variants(names, env, backend)
 
 
 # --------------------------------------------------------------------------- resolution
@@ -324,7 +335,7 @@ def _get_kernel(repo_id: str, *, revision: Optional[str], version: Optional[int]
     module = loaded_module(resolved.variant_dir)
     if module is not None:
         return module
-    _ensure_intact(repo_id, resolved, offline=hub.offline(), user_agent=user_agent)
+    _ensure_intact(repo_id, resolved, offline=hub.offline() or resolved.hub_down, user_agent=user_agent)
     if check_arch:
         _check_gpu_arch(resolved.metadata)
     return _load(resolved.variant_dir, resolved.metadata, RepoInfo(repo_id, resolved.commit), backend=backend,
@@ -348,7 +359,19 @@ def _resolve_hub(repo_id: str, *, revision: Optional[str], version: Optional[int
                                    version=version)
         _check_trust(repo_id, trust_remote_code, offline=True)
         return resolved
-    _check_trust(repo_id, trust_remote_code, offline=False)
+    try:
+        _check_trust(repo_id, trust_remote_code, offline=False)
+        return _resolve_online(repo_id, revision=revision, version=version, env=env, backend=backend,
+                               user_agent=user_agent, fetch=fetch)
+    except HubError as exc:
+        if not hub.is_hub_down(exc):
+            raise
+        return _resolve_while_hub_down(repo_id, revision if revision is not None else f"v{version}", env, backend,
+                                       trust_remote_code=trust_remote_code, version=version, failure=exc)
+
+
+def _resolve_online(repo_id: str, *, revision: Optional[str], version: Optional[int], env: Environment,
+                    backend: Optional[str], user_agent: UserAgent, fetch: str) -> _Resolved:
     if hub.is_commit_hash(revision):
         warm = _resolve_pinned(repo_id, revision, env, backend)  # type: ignore[arg-type]
         if warm is not None:
@@ -377,6 +400,33 @@ def _resolve_hub(repo_id: str, *, revision: Optional[str], version: Optional[int
     check_python_depends(resolved.metadata, source=f"{repo_id}@{rev}:build/{best.name}/{METADATA_FILENAME}")
     check_kernels_minver(resolved.metadata)
     resolved.variant_dir = hub.download_variant(repo_id, resolved.commit, best.name, user_agent_extra=user_agent)
+    return resolved
+
+
+#: ``(repo_id, revision)`` pairs already warned about being loaded from the cache while the Hub is down.
+_WARNED_HUB_DOWN: set = set()
+
+
+def _resolve_while_hub_down(repo_id: str, revision: str, env: Environment, backend: Optional[str], *,
+                            trust_remote_code: TrustRemoteCode, version: Optional[int],
+                            failure: HubError) -> _Resolved:
+    """The Hub cannot answer (``failure``): use what the cache holds for ``revision``, under the
+    trust rule of offline loads, and warn once; else raise ``failure`` (it says what to do)."""
+    try:
+        resolved = _resolve_cached(repo_id, revision, env, backend, version=version)
+    except (KernelNotCachedError, NoCompatibleVariantError):
+        if isinstance(failure, HubUnreachableError) and failure.repo_id != repo_id:
+            # It failed on a question about the publisher: say it of this kernel.
+            raise unreachable_error(repo_id, revision, "load it", failure.reason) from failure
+        raise failure from None
+    _check_trust(repo_id, trust_remote_code, offline=True)
+    resolved.hub_down = True
+    if (repo_id, revision) not in _WARNED_HUB_DOWN:
+        _WARNED_HUB_DOWN.add((repo_id, revision))
+        reason = getattr(failure, "reason", "") or str(failure).split(": ")[-1]
+        logger.warning("%s (%s): the Hub cannot be reached (%s); loading the cached copy (commit %s), which may "
+                       "be out of date. Set HF_HUB_OFFLINE=1 to skip the Hub.", repo_id, revision, reason,
+                       (resolved.commit or "")[:12])
     return resolved
 
 
@@ -494,13 +544,12 @@ def _ensure_intact(repo_id: str, resolved: _Resolved, *, offline: bool, user_age
 
 def _version_branch(repo_id: str, version: int) -> str:
     versions = hub.version_branches(repo_id)
-    if version not in versions:
-        have = ", ".join(f"v{v}" for v in versions) or "none"
-        raise HubError(f"{repo_id} has no version {version} (branch v{version}); versions: {have}")
+    branch = hub.check_version(repo_id, version, versions)
     if versions[-1] > version:
-        logger.info("%s: loading version %d; a newer major version exists: version=%d", repo_id, version,
-                    versions[-1])
-    return f"v{version}"
+        # WARNING, like the released kernels: a user pinned to an old major version should see it.
+        logger.warning("%s: loading version %d; version %d is available (version=%d)", repo_id, version,
+                       versions[-1], versions[-1])
+    return branch
 
 
 def _no_variant_message(repo_id: str, revision: str, decisions: list, env: Environment,
@@ -635,7 +684,8 @@ def _check_trust(repo_id: str, trust_remote_code: TrustRemoteCode, offline: bool
         if hub.remembered_trusted_publisher(org):
             return
         raise UntrustedKernelError(
-            f"{repo_id}: offline, so the Hub cannot say whether {org!r} is a trusted kernel publisher, "
+            f"{repo_id}: offline (or the Hub cannot be reached), so the Hub cannot say whether {org!r} is a "
+            f"trusted kernel publisher, "
             f"and no earlier answer is remembered on this machine; its code is not run. Load it once "
             f"online (a trusted publisher is remembered), or opt in with trust_remote_code="
             f"[{repo_id!r}] (this repository) or trust_remote_code=True (any kernel).")

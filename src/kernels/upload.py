@@ -80,6 +80,8 @@ def upload_tree(
     benchmarks = _benchmarks(root)
     local_files.update({f"benchmarks/{file.name}": file for file in benchmarks})
 
+    hub.check_repo_id(repo_id)
+    hub.check_write_access(repo_id)
     _progress(f"uploading {len(variants)} variant(s) of {name} to {repo_id} (branch {branch})")
     hub.ensure_repo(repo_id, private=private)
     created = hub.ensure_branch(repo_id, branch)

@@ -47,18 +47,23 @@ def finalize_wheel(raw_wheel: Path, plan: BuildPlan, out_dir: Path) -> Path:
         metadata.write_to_file(package / "metadata.json")
 
         wheel = wheel_description(plan, tag)
-        return write_kernel_wheel(
-            out_dir,
-            name=wheel.name,
-            version=wheel.version,
-            tag=wheel.tag,
-            module=wheel.module,
-            variant=wheel.variant,
-            package_files=_package_files(package),
-            requires=wheel.requires,
-            summary=wheel.summary,
-            extra_dist_info=lock_file(plan),
-        )
+        try:
+            return write_kernel_wheel(
+                out_dir,
+                name=wheel.name,
+                version=wheel.version,
+                tag=wheel.tag,
+                module=wheel.module,
+                variant=wheel.variant,
+                package_files=_package_files(package),
+                requires=wheel.requires,
+                summary=wheel.summary,
+                extra_dist_info=lock_file(plan),
+            )  # atomically: under a temporary name, renamed at the end, removed on failure
+        except OSError as exc:
+            if not exc.filename:  # a failed write (a full disk) names no file: it was the wheel's
+                exc.filename = str(Path(out_dir) / wheel.filename)
+            raise
 
 
 def _package_files(package: Path) -> Dict[str, DiskFile]:

@@ -10,9 +10,9 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Iterator, List, Mapping, NoReturn, Optional, Tuple, Union
 
-from .errors import KernelBuildError
+from .errors import FileSystemError, KernelBuildError
 from .progress import progress
 
 if TYPE_CHECKING:
@@ -25,13 +25,23 @@ ConfigSettings = Optional[Mapping[str, Union[str, List[str]]]]
 
 @contextlib.contextmanager
 def _user_errors() -> Iterator[None]:
-    """Show a kernel author's mistake as one clear message, not a traceback."""
+    """Show a kernel author's mistake, or a fault of the machine (a read-only directory, a full
+    disk), as one clear message, not a traceback. Other exceptions are bugs: shown in full."""
     try:
         yield
     except KernelBuildError as exc:
-        sys.stdout.flush()
-        print(f"\nkernels_build error: {exc}", file=sys.stderr, flush=True)
-        raise SystemExit(1) from None
+        _fail(exc)
+    except OSError as exc:
+        error = FileSystemError.from_os_error(exc)
+        if error is None:
+            raise
+        _fail(error)
+
+
+def _fail(error: KernelBuildError) -> NoReturn:
+    sys.stdout.flush()
+    print(f"\nkernels_build error: {error}", file=sys.stderr, flush=True)
+    raise SystemExit(1) from None
 
 
 
@@ -172,7 +182,7 @@ def build_wheel(
 ) -> str:
     """Build the kernel variant that the build environment's torch (or the settings) selects."""
     with _user_errors():
-        return _build(Path(wheel_directory), config_settings).name
+        return _build(Path(wheel_directory), config_settings)[0].name
 
 
 def build_editable(
@@ -186,8 +196,8 @@ def build_editable(
 
     with _user_errors():
         with tempfile.TemporaryDirectory(prefix="kernels-editable-") as tmp:
-            built = _build(Path(tmp), config_settings, editable=True)
-            return make_editable_wheel(built, Path(wheel_directory)).name
+            built, plan = _build(Path(tmp), config_settings, editable=True)
+            return make_editable_wheel(built, Path(wheel_directory), plan.build_root).name
 
 
 def _plan(config_settings: ConfigSettings, editable: bool = False) -> "BuildPlan":
@@ -218,7 +228,9 @@ def _plan(config_settings: ConfigSettings, editable: bool = False) -> "BuildPlan
     return plan
 
 
-def _build(wheel_directory: Path, config_settings: ConfigSettings, editable: bool = False) -> Path:
+def _build(wheel_directory: Path, config_settings: ConfigSettings,
+           editable: bool = False) -> "Tuple[Path, BuildPlan]":
+    """Compile and assemble the wheel into ``wheel_directory``; the wheel and the plan built."""
     plan = _plan(config_settings, editable)
     _check_build_tools(compiled=not plan.is_noarch, editable=editable)
 
@@ -241,9 +253,53 @@ def _build(wheel_directory: Path, config_settings: ConfigSettings, editable: boo
     if plan.cuda_capabilities:
         for name, caps in plan.cuda_capabilities.items():
             progress(f"kernel.{name}: CUDA archs {' '.join(str(c) for c in caps)}")
-    project = generate_project(plan)
-    with tempfile.TemporaryDirectory(prefix="kernels-raw-") as tmp:
-        raw = build_with_scikit_build(project, Path(tmp), settings.passthrough, log_path=plan.work_dir / "build.log")
-        final = finalize_wheel(raw, plan, wheel_directory)
+    with _build_dir_faults(plan):
+        _check_build_dir(plan)
+        project = generate_project(plan)
+        with tempfile.TemporaryDirectory(prefix="kernels-raw-") as tmp:
+            raw = build_with_scikit_build(project, Path(tmp), settings.passthrough, log_path=plan.work_dir / "build.log")
+            final = finalize_wheel(raw, plan, wheel_directory)
     progress(f"wrote {final.name}")
-    return final
+    return final, plan
+
+
+def _check_build_dir(plan: "BuildPlan") -> None:
+    """Create the variant's build directory and make sure files can be created in it."""
+    try:
+        plan.work_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=plan.work_dir):
+            pass
+    except OSError as exc:
+        error = FileSystemError.from_os_error(exc, "cannot write the build directory", plan.work_dir)
+        if error is None:
+            raise
+        raise error from None
+
+
+@contextlib.contextmanager
+def _build_dir_faults(plan: "BuildPlan") -> Iterator[None]:
+    """A build directory that cannot be written (read-only, full): say where it is and how to
+    choose another; other files that cannot be written (the wheel's) are named as they are."""
+    try:
+        yield
+    except FileSystemError as exc:  # the build directory's own check, or the driver's
+        raise FileSystemError(f"{exc}; {_build_dir_hint(plan, exc.kind)}", exc.kind) from None
+    except OSError as exc:
+        error = FileSystemError.from_os_error(exc, "cannot write")
+        if error is None:
+            raise
+        if not isinstance(exc.filename, str) or plan.build_root.resolve() not in Path(exc.filename).resolve().parents:
+            raise error from None
+        raise FileSystemError(f"{error}; {_build_dir_hint(plan, error.kind)}", error.kind) from None
+
+
+def _build_dir_hint(plan: "BuildPlan", kind: str) -> str:
+    how = "-C kernels.build-dir=DIR (or KERNELS_BUILD_BUILD_DIR=DIR)"
+    if kind == "read-only":
+        if plan.settings.build_dir is None:
+            where = (f"the build directory is inside the kernel repository by default "
+                     f"({plan.build_root}): make the repository writable")
+        else:
+            where = f"kernels.build-dir is {plan.build_root}: make it writable"
+        return f"{where}, or choose a writable build directory with {how}"
+    return f"to build on another file system: {how}"

@@ -11,7 +11,10 @@ stdout and stderr come back through one pipe; every line goes to :class:`BuildOu
   command line, which is in the log), at most :data:`MAX_ERROR_LINES` lines in all;
 - keeps CMake's configure output, scikit-build-core's own lines and compiler warnings of
   successful steps in the log only, unless ``echo_all`` (the user asked scikit-build-core for
-  verbose output): then every line is shown as it comes, as without this module.
+  verbose output): then every line is shown as it comes, as without this module;
+- notes what the driver's one-line error needs: a tool that could not write for lack of space
+  (``No space left on device``), CMake's errors about a compiler it cannot find or use, and a
+  log that could not be written (a full disk: the log is given up, not the build).
 
 The build runs with ninja's ``-v`` (the driver sets ``VERBOSE=1`` for ``cmake --build``), so the
 log holds every compiler command line and a status line is ``[n/m] <command>``; the condensed
@@ -25,8 +28,9 @@ import os
 import re
 import shlex
 from pathlib import Path
-from typing import Callable, Deque, List, Optional, Sequence, TextIO, Tuple
+from typing import Callable, Deque, Dict, List, Optional, Sequence, TextIO, Tuple
 
+from .errors import NO_SPACE_MESSAGES
 from .progress import progress, show
 
 #: Compiler messages shown for the failed steps of one build; the rest is in the log.
@@ -45,6 +49,15 @@ _FAILED = re.compile(r"^FAILED: (?:\[code=-?\d+\] )?(.*?)\s*$")
 _BUILDING = re.compile(r"^Building \w+ object (\S+)$")
 _LINKING = re.compile(r"^Linking \w+ .*?(\S+)$")
 _OBJECT = re.compile(r"^(?:.*/)?CMakeFiles/[^/]+\.dir/(.+)$")
+#: CMake's errors about a compiler it cannot find or use (matched on the errors' words joined
+#: by single spaces): which language, and the compiler named.
+_COMPILER_FROM_ENV = re.compile(r"Could not find the compiler specified in the environment variable "
+                                r"(CC|CXX|CUDACXX|HIPCXX): (\S+?)\.?(?= |$)")
+_COMPILER_NOT_FOUND = re.compile(r"The CMAKE_(C|CXX|CUDA|HIP)_COMPILER: (\S+) is not a full path")
+_NO_COMPILER = re.compile(r"No CMAKE_(C|CXX|CUDA|HIP)_COMPILER could be found")
+_COMPILER_NOT_SET = re.compile(r"CMAKE_(C|CXX|CUDA|HIP)_COMPILER not set, after EnableLanguage")
+_COMPILER_BROKEN = re.compile(r'The (C|C\+\+|CUDA|HIP) compiler "([^"]+)" is not able to compile a simple test program')
+_ENV_LANGUAGE = {"CC": "C", "CXX": "CXX", "CUDACXX": "CUDA", "HIPCXX": "HIP"}
 _LINKED_SUFFIXES = {".so", ".dylib", ".dll", ".pyd", ".a", ".lib", ".o", ".obj", ".exe", ""}
 _SOURCE_SUFFIXES = {".c", ".cc", ".cpp", ".cxx", ".c++", ".cu", ".hip", ".m", ".mm", ".s", ".S",
                     ".f", ".f90", ".F90", ".ispc", ".metal", ".sycl"}
@@ -82,19 +95,23 @@ class BuildOutput:
         # For a failure outside ninja: CMake's errors, else the last lines of the output.
         self._cmake_errors: List[str] = []
         self._tail: Deque[str] = collections.deque(maxlen=MAX_EXCERPT_LINES)
+        #: how a tool said that a write failed for lack of space (``No space left on device``)
+        self.no_space: Optional[str] = None
+        #: why the build log could not be written (it is cut short there), if it could not
+        self.log_error: Optional[OSError] = None
 
     # ------------------------------------------------------------------ input
 
     def feed(self, raw: str) -> None:
         """One line of output (with or without its newline)."""
         raw = raw.rstrip("\r\n")
-        if self._log is not None:
-            self._log.write(raw + "\n")
-            self._log.flush()  # as it goes: a killed build still leaves its log
+        self.write_log(raw)
         line = _ANSI.sub("", raw)
         if self.echo_all:
             self._emit_raw(raw)
         self._remember(line)
+        if self.no_space is None:
+            self.no_space = next((message for message in NO_SPACE_MESSAGES if message in line), None)
 
         status = _STATUS.match(line)
         failed = _FAILED.match(line)
@@ -134,6 +151,32 @@ class BuildOutput:
         elif line.startswith("WARNING:") and not self.echo_all:
             self._emit_raw(_clip(line))  # scikit-build-core's warnings (deprecated settings...)
 
+    def write_log(self, text: str) -> None:
+        """One line into the build log, flushed as it goes (a killed build still leaves its
+        log). A log that cannot be written (a full disk) is given up, not the build:
+        :attr:`log_error` says why."""
+        if self._log is None or self.log_error is not None:
+            return
+        try:
+            self._log.write(text + "\n")
+            self._log.flush()
+        except OSError as exc:
+            self.log_error = exc
+
+    def close_log(self) -> None:
+        """Close the build log (a failure to is kept in :attr:`log_error`, like a failed write)."""
+        if self._log is None:
+            return
+        try:
+            self._log.close()
+        except OSError as exc:
+            if self.log_error is None:
+                self.log_error = exc
+            try:
+                self._log.close()  # the buffer that could not be flushed is dropped
+            except OSError:
+                pass
+
     def finish(self) -> None:
         """The output has ended."""
         self._end_step()
@@ -148,6 +191,22 @@ class BuildOutput:
         if self._cmake_errors:
             return "CMake's errors:", _squeeze_blank(self._cmake_errors)
         return "the last lines of the build output:", list(self._tail)
+
+    def compiler_problems(self) -> Tuple[Dict[str, Tuple[Optional[str], bool]], List[Tuple[str, str]]]:
+        """What CMake's errors say about the compilers: the languages (``C``, ``CXX``,
+        ``CUDA``, ``HIP``) without a compiler, each with ``(the compiler named or None, whether
+        an environment variable named it)``, and the ``(language, compiler)`` pairs that could
+        not compile a test program."""
+        text = " ".join(" ".join(line.split()) for line in self._cmake_errors if line.strip())
+        missing: Dict[str, Tuple[Optional[str], bool]] = {}
+        for variable, name in _COMPILER_FROM_ENV.findall(text):
+            missing[_ENV_LANGUAGE[variable]] = (name, True)
+        for language, name in _COMPILER_NOT_FOUND.findall(text):
+            missing.setdefault(language, (name, False))
+        for language in _NO_COMPILER.findall(text) + _COMPILER_NOT_SET.findall(text):
+            missing.setdefault(language, (None, False))
+        broken = [("CXX" if language == "C++" else language, path) for language, path in _COMPILER_BROKEN.findall(text)]
+        return missing, broken
 
     def describe(self, text: str, fallback: Optional[str] = None) -> str:
         """A short name for a build step, from its command line or ninja's description."""

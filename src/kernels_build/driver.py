@@ -13,6 +13,10 @@ Two environment variables of the child shape ninja's output: ``VERBOSE=1`` makes
 ``NINJA_STATUS`` pins the ``[n/m] `` prefix that the condensed lines are made from. With
 ``-C build.verbose=true`` (or scikit-build-core's ``logging.level`` INFO/DEBUG) every line is
 shown as well, as scikit-build-core shows it.
+
+A failed build becomes one error (:func:`_failure`), the first that applies: the disk ran
+full (a tool said so, or the log could not be written), CMake found no usable C/C++ compiler,
+a compile or link step failed, CMake's configure failed.
 """
 
 from __future__ import annotations
@@ -24,10 +28,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import List, Mapping, Optional, Sequence, Union
+from typing import List, Mapping, Optional, Sequence, Tuple, Union
 
 from .build_log import BuildOutput
-from .errors import BuildFailedError
+from .errors import NO_SPACE_ERRNOS, BuildFailedError, FileSystemError, KernelBuildError, ToolchainError
 from .progress import progress, show
 
 Settings = Mapping[str, Union[str, List[str]]]
@@ -67,15 +71,24 @@ def build_with_scikit_build(
         result_file = Path(tmp) / "result.json"
         request.write_text(json.dumps({"project": str(project_dir), "wheel_dir": str(wheel_dir.resolve()),
                                        "settings": dict(settings), "result": str(result_file)}))
-        with open(log_path, "w", encoding="utf-8", errors="replace") as log:
-            log.write(f"# kernels_build: scikit-build-core on {project_dir}, {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
-                      f"# settings: {json.dumps(dict(settings), sort_keys=True)}\n")
-            output = BuildOutput(log, roots, echo_all=echo_all)
+        try:
+            log = open(log_path, "w", encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise FileSystemError.from_os_error(exc, "cannot write the build log") or exc
+        output = BuildOutput(log, roots, echo_all=echo_all)
+        try:
+            output.write_log(f"# kernels_build: scikit-build-core on {project_dir}, "
+                             f"{time.strftime('%Y-%m-%d %H:%M:%S')}")
+            output.write_log(f"# settings: {json.dumps(dict(settings), sort_keys=True)}")
             returncode = _run_child(request, output)
             output.finish()
+        finally:
+            output.close_log()
         result = json.loads(result_file.read_text()) if result_file.exists() else {}
 
     if returncode == 0 and "wheel" in result:
+        if output.log_error is not None:  # the build itself got by: say what the log lacks
+            progress(f"warning: the build log {log_path} is incomplete: {output.log_error.strerror}")
         if output.steps_with_output and not echo_all:
             progress(f"{output.steps_with_output} compile step(s) printed warnings; see {log_path}")
         return wheel_dir / result["wheel"]
@@ -119,25 +132,74 @@ def _run_child(request: Path, output: BuildOutput) -> int:
             proc.wait()
 
 
-def _failure(output: BuildOutput, returncode: int, log_path: Path) -> BuildFailedError:
-    """Show what explains a failed build (unless all was shown) and make the one-line error."""
-    if output.failed_steps:
-        steps = [s if s.startswith("link ") else "compiling " + s for s in dict.fromkeys(output.failed_steps)]
-        what = f"{', '.join(steps)} failed (the compiler's messages are above)"
-    else:
+#: How to name a CMake language, and the variable that chooses its compiler.
+_LANGUAGES = {"C": ("C", "CC"), "CXX": ("C++", "CXX"), "CUDA": ("CUDA", "CUDACXX"), "HIP": ("HIP", "HIPCXX")}
+
+
+def _failure(output: BuildOutput, returncode: int, log_path: Path) -> KernelBuildError:
+    """Show what explains a failed build (unless all was shown) and make the one-line error:
+    out of disk space, no usable compiler, a failed compile step, CMake's configure errors."""
+    log_note = f"full build log: {log_path}"
+    if output.log_error is not None:
+        log_note += f" (cut short: writing it failed: {output.log_error.strerror})"
+    out_of_space = output.no_space
+    if out_of_space is None and output.log_error is not None and output.log_error.errno in NO_SPACE_ERRNOS:
+        out_of_space = output.log_error.strerror
+    missing, broken = output.compiler_problems()
+    if not output.failed_steps:
         title, excerpt = output.excerpt()
         if excerpt and not output.echo_all:
             progress(title)
             for line in excerpt:
                 show(line)
-        if output.configure_failed:
-            what = "CMake configuration failed (its errors are above)"
-        elif output.ninja_errors:
-            what = output.ninja_errors[-1]
+    progress(log_note)
+    if out_of_space is not None:
+        return FileSystemError(f"the build ran out of disk space ({out_of_space}: see the messages above); "
+                               f"free some space on the file system of {log_path.parent}; {log_note}", "no-space")
+    if missing:
+        return ToolchainError(_no_compiler(missing) + f"; {log_note}")
+    if broken:
+        language, path = broken[0]
+        name, variable = _LANGUAGES[language]
+        return ToolchainError(
+            f"the {name} compiler {path} does not work: CMake could not compile a test program with it "
+            f"(its errors are above); repair or install it, or set {variable} to another {name} "
+            f"compiler; {log_note}")
+    if output.failed_steps:
+        steps = [s if s.startswith("link ") else "compiling " + s for s in dict.fromkeys(output.failed_steps)]
+        what = f"{', '.join(steps)} failed (the compiler's messages are above)"
+    elif output.configure_failed:
+        what = "CMake configuration failed (its errors are above)"
+    elif output.ninja_errors:
+        what = output.ninja_errors[-1]
+    else:
+        what = f"scikit-build-core failed (exit status {returncode}; its last lines are above)"
+    return BuildFailedError(f"{what}; {log_note}")
+
+
+def _no_compiler(missing: Mapping[str, Tuple[Optional[str], bool]]) -> str:
+    """``no C++ compiler: CMake did not find g++ (named by $CXX); install one ...`` for the
+    languages CMake has no compiler for (``missing``: see ``BuildOutput.compiler_problems``)."""
+    languages = [language for language in _LANGUAGES if language in missing]
+    found = []
+    for language in languages:
+        name, variable = _LANGUAGES[language]
+        compiler, from_env = missing[language]
+        if compiler is None:
+            found.append(f"a {name} compiler")
+        elif from_env and os.environ.get(variable):
+            found.append(f"{compiler} (named by ${variable})")
+        elif from_env:  # scikit-build-core fills an unset CC/CXX from Python's sysconfig
+            found.append(f"{compiler} (Python's default {name} compiler; ${variable} is unset)")
         else:
-            what = f"scikit-build-core failed (exit status {returncode}; its last lines are above)"
-    progress(f"full build log: {log_path}")
-    return BuildFailedError(f"{what}; full build log: {log_path}")
+            found.append(compiler)
+    variables = " and ".join(_LANGUAGES[language][1] for language in languages)
+    install = ("install one (e.g. apt install g++, or dnf install gcc-c++)" if set(languages) <= {"C", "CXX"}
+               else "install it")
+    plural = "s" if len(languages) > 1 else ""
+    return (f"no {' and '.join(_LANGUAGES[language][0] for language in languages)} compiler{plural}: CMake did not "
+            f"find {' nor '.join(found)}; {install}, or set {variables} to "
+            f"{'its' if len(languages) == 1 else 'their'} full path")
 
 
 def _child_main(request_path: str) -> None:

@@ -9,10 +9,12 @@ are live and the extension is found. After a C++/CUDA change, run ``pip install 
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Optional
 
 from kernels.wheels import VARIANT_FILE
 
@@ -39,8 +41,10 @@ if not any(isinstance(f, _KernelFinder) for f in sys.meta_path):
 '''
 
 
-def make_editable_wheel(built_wheel: Path, wheel_directory: Path) -> Path:
-    """Derive the editable wheel from a freshly built kernel wheel."""
+def make_editable_wheel(built_wheel: Path, wheel_directory: Path, build_root: Optional[Path] = None) -> Path:
+    """Derive the editable wheel from a freshly built kernel wheel. The compiled parts go to
+    ``<build_root>/<variant>/editable/`` (default build root: ``.kernels_build``); the wheel
+    appears in ``wheel_directory`` atomically (written under a temporary name, then renamed)."""
     from wheel.wheelfile import WheelFile  # noqa: PLC0415
 
     with zipfile.ZipFile(built_wheel) as archive:
@@ -50,7 +54,7 @@ def make_editable_wheel(built_wheel: Path, wheel_directory: Path) -> Path:
         module = next(n.split("/")[0] for n in names if n.endswith("/_ops.py"))
         root = Path.cwd()
         live = root / "torch-ext" / module
-        compiled = root / ".kernels_build" / variant / "editable" / module
+        compiled = (build_root if build_root is not None else root / ".kernels_build") / variant / "editable" / module
         if compiled.exists():
             shutil.rmtree(compiled)
         compiled.mkdir(parents=True)
@@ -74,6 +78,13 @@ def make_editable_wheel(built_wheel: Path, wheel_directory: Path) -> Path:
             (tree / f"{finder}.pth").write_text(f"import {finder}\n")
             out = wheel_directory / built_wheel.name
             wheel_directory.mkdir(parents=True, exist_ok=True)
-            with WheelFile(out, "w") as wheel:
-                wheel.write_files(str(tree))
+            # WheelFile takes the wheel's name from its file name: write it as
+            # .<name>.tmp/<name>, then move it into place.
+            staging = Path(tempfile.mkdtemp(prefix=f".{built_wheel.name}.", suffix=".tmp", dir=wheel_directory))
+            try:
+                with WheelFile(staging / built_wheel.name, "w") as wheel:
+                    wheel.write_files(str(tree))
+                os.replace(staging / built_wheel.name, out)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,9 +83,14 @@ class BuildPlan:
         return isinstance(self.variant, NoarchVariant)
 
     @property
+    def build_root(self) -> Path:
+        """The directory holding every variant's build directory (:func:`build_root`)."""
+        return build_root(self.config, self.settings)
+
+    @property
     def work_dir(self) -> Path:
-        """Per-variant working directory inside the kernel repo, kept between builds."""
-        return self.config.root / ".kernels_build" / self.variant.name
+        """Per-variant working directory (inside the kernel repo by default), kept between builds."""
+        return self.build_root / self.variant.name
 
     @property
     def dist_version(self) -> str:
@@ -129,6 +135,18 @@ class BuildPlan:
             backend=BackendInfo(type=self.backend, archs=archs),
             provenance=_provenance(self.config.root, self.dependencies),
         )
+
+
+#: The build directories' default home, inside the kernel repository.
+DEFAULT_BUILD_DIR = ".kernels_build"
+
+
+def build_root(config: BuildConfig, settings: BuildSettings) -> Path:
+    """Where the per-variant build directories go: ``kernels.build-dir`` (relative to the
+    kernel repository), by default ``<kernel>/.kernels_build``."""
+    if settings.build_dir is None:
+        return config.root / DEFAULT_BUILD_DIR
+    return (config.root / Path(settings.build_dir).expanduser()).resolve()
 
 
 def make_plan(
@@ -312,7 +330,7 @@ def _cuda_toolchain(
             "with -C kernels.backend=cpu."
         )
     if nvcc is None:
-        view = config.root / ".kernels_build" / f"cuda-pip-{torch.cuda[0]}.{torch.cuda[1]}"
+        view = build_root(config, settings) / f"cuda-pip-{torch.cuda[0]}.{torch.cuda[1]}"
         nvcc, _ = select_nvcc(settings.cuda_toolchain, torch.cuda, view, torch.site_packages)
     if nvcc is None:
         raise ToolchainError(
@@ -322,9 +340,11 @@ def _cuda_toolchain(
             f"or -C kernels.cuda-toolchain=pip."
         )
     if nvcc.version[0] != torch.cuda[0]:
+        # CUDACXX, when set, is looked at before CUDA_HOME: pointing CUDA_HOME elsewhere would not do.
+        point = "Point CUDACXX at" if os.environ.get("CUDACXX") else "Point CUDA_HOME at"
         raise ToolchainError(
             f"nvcc {nvcc.version[0]}.{nvcc.version[1]} ({nvcc.path}) does not match torch's CUDA "
-            f"{torch.cuda[0]}.{torch.cuda[1]}: the major versions must be equal. Point CUDA_HOME at a "
+            f"{torch.cuda[0]}.{torch.cuda[1]}: the major versions must be equal. {point} the nvcc of a "
             f"CUDA {torch.cuda[0]}.x toolkit or install a torch built for CUDA {nvcc.version[0]}."
         )
     cuda = config.general.backend_depends.get("cuda")

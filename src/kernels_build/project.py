@@ -25,7 +25,7 @@ from .config import Torch
 from .cuda_archs import gencode_flags
 from .errors import ConfigError, SourceError
 from .flags import torch_flags
-from .plan import BuildPlan
+from .plan import DEFAULT_BUILD_DIR, BuildPlan
 from .registration import (
     EXTENSION_INIT_CPP,
     EXTENSION_INIT_NAME,
@@ -287,6 +287,20 @@ def render_cmakelists(plan: BuildPlan) -> str:
     return "\n".join(out)
 
 
+def _path_prefix_maps(plan: BuildPlan) -> List[str]:
+    """``old=new`` pairs for ``-ffile-prefix-map``: the kernel, its build directory when that
+    is elsewhere (``kernels.build-dir``), then site-packages."""
+    assert plan.torch is not None
+    name = plan.config.general.name
+    root = plan.config.root.resolve()
+    maps = [f"{root}={name}"]
+    build_root = plan.build_root.resolve()
+    if build_root != root and root not in build_root.parents:
+        maps.append(f"{build_root}={name}/{DEFAULT_BUILD_DIR}")
+    maps.append(f"{plan.torch.site_packages.resolve()}=site-packages")
+    return maps
+
+
 def _compiled_cmake(plan: BuildPlan) -> List[str]:
     config = plan.config
     root = config.root
@@ -319,9 +333,9 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
         # Paths compiled into the extension (__FILE__ in TORCH_CHECK messages, asserts) name the
         # kernel and site-packages, not where this build happened: a wheel built from the sdist,
         # in an isolated environment (a random /tmp/pip-build-env-*), equals one built in place.
-        # The more specific site-packages comes last: the last matching map wins.
-        f"set(KERNEL_PATH_PREFIX_MAPS {_q(f'{root.resolve()}={config.general.name}')} "
-        f"{_q(f'{torch.site_packages.resolve()}=site-packages')})",
+        # The more specific site-packages comes last: the last matching map wins. A build
+        # directory outside the kernel (kernels.build-dir) is named as the default one.
+        f"set(KERNEL_PATH_PREFIX_MAPS {' '.join(_q(m) for m in _path_prefix_maps(plan))})",
     ]
     if plan.stable_abi is not None:
         major, minor = (tuple(plan.stable_abi) + (0, 0))[:2]

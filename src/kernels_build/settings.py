@@ -28,6 +28,9 @@ kernels.<lib>-dir          KERNELS_BUILD_<LIB>_DIR          a source tree of a `
 kernels.<lib>-url          KERNELS_BUILD_<LIB>_URL          where to fetch it from (a git mirror, or
                                                             for metal-cpp a zip archive)
 kernels.deps-cache         KERNELS_BUILD_DEPS_CACHE         the per-user cache of fetched libraries
+kernels.build-dir          KERNELS_BUILD_BUILD_DIR          where the per-variant build directories go
+                                                            (default ``<kernel>/.kernels_build``;
+                                                            relative: to the kernel repository)
 =========================  ===============================  ==========================================
 """
 
@@ -52,7 +55,7 @@ DEPENDENCY_LIBRARIES = ("cutlass", "sycl-tla", "metal-cpp")
 
 _KEYS = (
     "backend", "torch-version", "compliance", "policy", "cuda-capabilities", "unique-id",
-    "compiler-cache", "cuda-toolchain", "deps-cache",
+    "compiler-cache", "cuda-toolchain", "deps-cache", "build-dir",
     *(f"{lib}-{what}" for lib in DEPENDENCY_LIBRARIES for what in ("dir", "url")),
 )
 
@@ -78,6 +81,8 @@ class BuildSettings:
     #: library -> where to fetch it from instead of upstream (``kernels.<lib>-url``)
     dependency_urls: Mapping[str, str] = field(default_factory=dict)
     deps_cache: Optional[str] = None
+    #: the directory holding the per-variant build directories (None: ``<kernel>/.kernels_build``)
+    build_dir: Optional[str] = None
     passthrough: Mapping[str, Union[str, List[str]]] = field(default_factory=dict)
 
     @property
@@ -113,6 +118,7 @@ class BuildSettings:
             dependency_dirs={lib: raw[f"{lib}-dir"] for lib in DEPENDENCY_LIBRARIES if raw.get(f"{lib}-dir")},
             dependency_urls={lib: raw[f"{lib}-url"] for lib in DEPENDENCY_LIBRARIES if raw.get(f"{lib}-url")},
             deps_cache=raw.get("deps-cache") or None,
+            build_dir=raw.get("build-dir") or None,
             passthrough=passthrough,
         )
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Union
 
+from .. import hub
 from ..card import card_values, fill_card
 from ..check import check_tree
 from ..convert import from_wheel
@@ -76,6 +77,11 @@ def release(
     if not repo_id:
         raise AuthoringError(f"{config.path}: no repository: pass --repo-id ORG/NAME or set [general.hub] repo-id")
     branch = branch or general.hub.branch or f"v{general.version}"
+    hub.check_repo_id(repo_id)
+    if not dry_run:
+        # Minutes of building are wasted if the upload is refused at the end: ask the Hub first.
+        user = hub.check_write_access(repo_id)
+        echo(f"[0/{STEPS}] token: {user} may write to {repo_id}")
     staging = root / STAGING
     if staging.exists():
         shutil.rmtree(staging)

@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     p.add_argument("--output", metavar="FILE", help="also write the JSON results to FILE")
     p.add_argument("--plot", metavar="FILE", help="write an SVG chart of the results to FILE")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="run a Hub kernel (and its benchmark scripts) whose publisher is not a trusted kernel "
+                        "publisher; review its code first")
     p.set_defaults(handler=_benchmark)
 
 
@@ -36,7 +39,8 @@ def _benchmark(args: argparse.Namespace) -> int:
 
     if args.warmup < 0 or args.iterations < 1:
         raise BenchmarkError(f"--warmup must be >= 0 and --iterations >= 1 (got {args.warmup}, {args.iterations})")
-    kernel, bench_dir = load_target(args.target, version=args.version, revision=args.revision)
+    kernel, bench_dir = load_target(args.target, version=args.version, revision=args.revision,
+                                    trust_remote_code=args.trust_remote_code)
     report = run_benchmarks(
         kernel, bench_dir, warmup=args.warmup, iterations=args.iterations, device=args.device,
         progress=None if args.json else (lambda name: print(f"running {name} ...", file=sys.stderr)),

@@ -32,9 +32,14 @@ def _check(args: argparse.Namespace) -> int:
     source = Path(args.source)
     from_hub = not source.exists()
     if from_hub:
-        from ..hub import download_tree  # noqa: PLC0415 - only Hub sources need the Hub
+        from .. import hub  # noqa: PLC0415 - only Hub sources need the Hub
 
-        source = download_tree(args.source, revision=args.revision)
+        try:
+            hub.check_repo_id(args.source)
+        except KernelsError:
+            raise KernelsError(f"{args.source}: no such file or directory (nor a Hub repository id ORG/NAME)") \
+                from None
+        source = hub.download_tree(args.source, revision=args.revision)
     report = check_tree(source, policy=args.manylinux, python_abi=(major, minor), hub_snapshot=from_hub)
     print(report.describe())
     return 0 if report.ok else 1

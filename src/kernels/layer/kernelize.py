@@ -11,11 +11,13 @@ mapping) first restores each module's own ``forward``.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import logging
 import os
+import threading
 import types
-from typing import TYPE_CHECKING, Any, Iterator, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Set, Tuple, Union
 
 from .device import DEVICE_TYPES, device_capability
 from .errors import LayerLoadError, LayerMappingError
@@ -33,6 +35,40 @@ logger = logging.getLogger("kernels")
 
 #: Instance attribute that records the kernel layer kernelize installed.
 _MARK = "_kernels_layer"
+
+#: Layer names already reported as having no mapping at all. A missing name is most likely a
+#: typo (in the mapping or in ``use_kernel_forward_from_hub``), so it is a WARNING, which Python
+#: prints even without logging setup, but only once per name per process, since models hold
+#: many instances of a layer and are often kernelized repeatedly.
+_REPORTED_UNMAPPED: Set[str] = set()
+_REPORTED_LOCK = threading.Lock()
+
+
+def _reset_unmapped_reports() -> None:
+    """Forget which unmapped layer names were reported (for tests)."""
+    with _REPORTED_LOCK:
+        _REPORTED_UNMAPPED.clear()
+
+
+def _report_unmapped(qualname: str, layer_name: str) -> None:
+    """Warn once per process that ``layer_name`` has no mapping, naming the closest mapped names."""
+    with _REPORTED_LOCK:
+        first = layer_name not in _REPORTED_UNMAPPED
+        _REPORTED_UNMAPPED.add(layer_name)
+    if not first:
+        logger.info("kernelize: %s (%s): no kernel mapping for this layer; keeping its own forward",
+                    qualname, layer_name)
+        return
+    mapped = sorted(name for name, devices in current_mapping().items() if devices)
+    close = difflib.get_close_matches(layer_name, mapped, n=3)
+    if close:
+        hint = "closest mapped names: " + ", ".join(repr(name) for name in close)
+    elif mapped:
+        shown = ", ".join(repr(name) for name in mapped[:10])
+        hint = f"no mapped name is close; mapped names: {shown}{', ...' if len(mapped) > 10 else ''}"
+    else:
+        hint = "the kernel mapping is empty"
+    logger.warning("kernelize: no kernel mapping for layer %r (keeping its own forward); %s", layer_name, hint)
 
 
 class KernelizeFallback(enum.Flag):
@@ -202,7 +238,8 @@ def kernelize(model: "nn.Module", *, mode: Mode, device: Union[str, "torch.devic
             reason with a :class:`KernelizeFallback`.
 
     Returns:
-        ``model`` itself. The chosen kernels are logged at INFO level (logger ``kernels``).
+        ``model`` itself. The chosen kernels are logged at INFO level (logger ``kernels``); a
+        layer name without any mapping (likely a typo) is a WARNING, once per name per process.
         With ``DISABLE_KERNEL_MAPPING=1`` every module keeps (or gets back) its own ``forward``.
 
     Raises:
@@ -242,7 +279,10 @@ def kernelize(model: "nn.Module", *, mode: Mode, device: Union[str, "torch.devic
         try:
             layer, repo = _kernelize_one(module, layer_name, device_type, mode)
         except _NoKernel as exc:
-            if exc.kind in allowed:
+            if exc.kind in allowed and exc.kind is KernelizeFallback.NO_LAYER:
+                _report_unmapped(qualname or "model", layer_name)
+                continue
+            if exc.kind in allowed:  # mapped, but not for this device/capability/mode: not a typo
                 logger.info("kernelize: %s (%s): %s; keeping its own forward", qualname or "model", layer_name, exc)
                 continue
             if exc.kind is KernelizeFallback.CANNOT_LOAD:

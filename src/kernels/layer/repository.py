@@ -199,9 +199,16 @@ def _specifier(text: str, repo_id: str):  # -> packaging.specifiers.SpecifierSet
 
 def _highest_matching(repo_id: str, text: str) -> int:
     from .. import hub  # noqa: PLC0415
+    from ..errors import HubError  # noqa: PLC0415
 
     spec = _specifier(text, repo_id)
-    versions = hub.version_branches(repo_id)
+    try:
+        versions = hub.version_branches(repo_id)
+    except HubError as exc:
+        # The Hub is down (or offline): the versions the cache followed before still count.
+        versions = hub.cached_versions(repo_id) if hub.is_hub_down(exc) or hub.offline() else []
+        if not versions:
+            raise
     matching = [v for v in versions if spec.contains(str(v), prereleases=True)]
     if not matching:
         have = ", ".join(f"v{v}" for v in versions) or "none"

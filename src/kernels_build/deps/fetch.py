@@ -125,7 +125,10 @@ def _git_fetch(library: HeaderLibrary, url: str, work: Path) -> Path:
         except subprocess.TimeoutExpired:
             raise DependencyError(f"{library.name}: git fetch of {url} took over an hour; stopped") from None
         if proc.returncode != 0:
-            detail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+            # git's own diagnosis is its first "fatal:" line; advice ("Please make sure...") follows.
+            lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+            detail = next((line for line in lines if line.startswith(("fatal:", "error:"))),
+                          lines[-1] if lines else "(no output)")
             raise DependencyError(
                 f"{library.name}: could not fetch tag {library.git_tag} of {url}: {detail}"
             )

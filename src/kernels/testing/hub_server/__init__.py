@@ -53,6 +53,8 @@ repo type's URL prefix: empty, ``datasets/``, ``spaces/`` or ``kernels/``):
 - ``GET /api/{type}s`` (listing, ``author``/``search``/``limit``)
 - ``GET /api/{type}s/{repo}`` and ``GET /api/{type}s/{repo}/revision/{rev}``
 - ``GET /api/{type}s/{repo}/refs``, ``GET /api/{type}s/{repo}/commits/{rev}``
+- ``GET /api/{type}s/{repo}/auth-check[/write]`` (for a write to a repository that does not
+  exist yet, the token's permission to create it in that namespace)
 - ``POST|DELETE /api/{type}s/{repo}/branch/{branch}``, ``POST /api/{type}s/{repo}/tag/{rev}``,
   ``DELETE /api/{type}s/{repo}/tag/{tag}``
 - ``GET /api/{type}s/{repo}/tree/{rev}[/{path}]`` (``recursive``, ``expand``, paginated with a

@@ -32,6 +32,19 @@ class RepoRoutes:
             "auth": {"type": "access_token", "accessToken": {"displayName": token.display_name, "role": token.role}},
         })
 
+    def _auth_check(self, repo, write: bool) -> None:  # type: ignore[no-untyped-def]
+        """``GET /api/{type}s/{id}/auth-check[/write]``: 200 when the token may read (write to)
+        the repository. For writes, a repository that does not exist yet is judged by its
+        namespace (whether the token could create it there) rather than answered with 404."""
+        if not write:
+            self._readable(repo)
+        elif repo.exists():
+            self._writable(repo)
+        else:
+            self._require_user()
+            self._may_write(repo.namespace, f"create a {repo.type} under {repo.namespace!r}")
+        self._send_json({})
+
     def _org_overview(self, org: str) -> None:
         parse_namespace(org)
         settings = self.storage.orgs().get(org)

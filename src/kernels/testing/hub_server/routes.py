@@ -76,6 +76,8 @@ class Router:
             return self._repo_info(repo, DEFAULT_BRANCH)
         if action == "revision" and len(args) >= 1 and method == "GET":
             return self._repo_info(repo, "/".join(args))
+        if action == "auth-check" and args in ([], ["write"]) and method == "GET":
+            return self._auth_check(repo, write=bool(args))
         if action == "refs" and not args and method == "GET":
             return self._list_refs(repo)
         if action == "commits" and method == "GET":

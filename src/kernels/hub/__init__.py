@@ -1,0 +1,58 @@
+"""Every conversation with the Hugging Face Hub, in one place.
+
+Kernel repositories have repo type ``kernel``; builds live on version branches ``v<N>``
+under ``build/<variant>/``. The modules, one job each:
+
+- :mod:`~kernels.hub.client`: endpoint, cache directory, client, user agent, offline mode,
+  repository ids;
+- :mod:`~kernels.hub.failures`: the one translation of Hub and transport failures into
+  :mod:`kernels.errors` types (every call goes through its ``hub_call``);
+- :mod:`~kernels.hub.remote`: reading repositories (versions, variants, files, downloads);
+- :mod:`~kernels.hub.revalidate`: the one request of a warm load;
+- :mod:`~kernels.hub.cache`: what the download cache holds, without requests;
+- :mod:`~kernels.hub.trust`: trusted publishers;
+- :mod:`~kernels.hub.publish`: tokens, write permission, repositories, branches, commits.
+
+None of them imports huggingface_hub at import time.
+"""
+
+from __future__ import annotations
+
+from .cache import (
+    cache_root,
+    cached_snapshot,
+    cached_tree,
+    cached_variant_complete,
+    cached_variant_lfs_files,
+    cached_variant_listing,
+    cached_versions,
+    is_commit_hash,
+)
+from .client import REPO_TYPE, api, cache_dir, check_repo_id, endpoint, endpoint_url, offline, user_agent
+from .failures import hub_call, is_hub_down, translate
+from .publish import add_operation, check_write_access, commit, delete_operation, ensure_branch, ensure_repo, whoami
+from .remote import (
+    check_version,
+    commit_of,
+    download_benchmarks,
+    download_tree,
+    download_variant,
+    download_variant_file,
+    list_files,
+    list_variants,
+    resolve_revision,
+    variant_object_ids,
+    version_branches,
+)
+from .revalidate import current_commit
+from .trust import TRUST_TTL, is_trusted_publisher, remembered_trusted_publisher
+
+__all__ = [
+    "REPO_TYPE", "TRUST_TTL", "add_operation", "api", "cache_dir", "cache_root", "cached_snapshot", "cached_tree",
+    "cached_variant_complete", "cached_variant_lfs_files", "cached_variant_listing", "cached_versions",
+    "check_repo_id", "check_version", "check_write_access", "commit", "commit_of", "current_commit",
+    "delete_operation", "download_benchmarks", "download_tree", "download_variant", "download_variant_file",
+    "endpoint", "endpoint_url", "ensure_branch", "ensure_repo", "hub_call", "is_commit_hash", "is_hub_down",
+    "is_trusted_publisher", "list_files", "list_variants", "offline", "remembered_trusted_publisher",
+    "resolve_revision", "translate", "user_agent", "variant_object_ids", "version_branches", "whoami",
+]
