@@ -170,3 +170,46 @@ def test_warm_revalidation_goes_through_the_huggingface_hub_session(hub_server, 
     seen = proc.stdout.split("SEEN", 1)[1]
     assert seen.count("HEAD") == 1 and "/resolve/v1/build/torch-cpu/metadata.json" in seen, seen
     assert hub_server.request_log.matching("HEAD", "/resolve/v1/")
+
+
+@pytest.mark.parametrize("exc,expected", [
+    (ConnectionRefusedError(111, "Connection refused"), "connection refused"),
+    (__import__("socket").gaierror(-2, "Name or service not known"), "could not be resolved (DNS)"),
+    (TimeoutError("timed out"), "HF_HUB_ETAG_TIMEOUT"),
+    (__import__("ssl").SSLCertVerificationError(1, "certificate verify failed"), "SSL_CERT_FILE"),
+])
+def test_transport_failures_name_the_cause_and_the_way_out(exc: BaseException, expected: str) -> None:
+    from kernels.hub import translate
+
+    ours = translate(exc, "org/relu", "v1", action="list its versions")
+    assert isinstance(ours, HubUnreachableError) and isinstance(ours, ConnectionError)
+    assert expected in str(ours) and "org/relu@v1" in str(ours) and "HF_HUB_OFFLINE=1" in str(ours)
+
+
+def test_a_client_without_kernel_repositories_is_told_to_upgrade() -> None:
+    from kernels.hub import translate
+
+    ours = translate(ValueError("Invalid repo type, must be one of [None, 'model']"), "org/relu",
+                     action="upload (commit) the files")
+    assert isinstance(ours, HubError) and "pip install -U huggingface_hub" in str(ours)
+    assert translate(ValueError("something else"), "org/relu", action="x") is None
+
+
+def test_warm_revalidation_of_a_private_kernel_sends_the_token(hub_server, tmp_path: Path) -> None:
+    """The revalidation goes out without a token first (public kernels need none); a private
+    repository answers 401/404 and is asked again with huggingface_hub's headers."""
+    from test_load import fake_kernel
+
+    hub_server.set_trusted_publisher(ORG)
+    fake_kernel(tmp_path / "secret", name="secret", files={"__init__.py": "VALUE = 7\n"})
+    upload_tree(tmp_path / "secret", repo_id=f"{ORG}/secret", private=True)
+    code = f"import kernels; print('VALUE', kernels.get_kernel('{ORG}/secret', version=1, backend='cpu').VALUE)"
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    counts = []
+    for _ in range(2):  # cold, then warm
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0 and "VALUE 7" in proc.stdout, proc.stderr
+        counts.append(len(hub_server.request_log))
+    warm = hub_server.request_log[counts[0]:]
+    # Anonymous (refused), then with the token; nothing else (no listing: the cache answered).
+    assert [method for method, _ in warm] == ["HEAD", "HEAD"], warm

@@ -71,6 +71,12 @@ def translate(exc: BaseException, repo_id: Optional[str], revision: Optional[str
         cause = exc.__cause__ or exc.__context__
         reason = _transport_reason(cause) if cause is not None and _is_transport(cause) else "no answer"
         return _unreachable(repo_id, revision, action, reason + "; and the cache does not hold it")
+    if isinstance(exc, ValueError) and str(exc).startswith("Invalid repo type"):
+        import huggingface_hub  # noqa: PLC0415
+
+        return HubError(f"{_subject(repo_id, revision)}: cannot {action}: huggingface_hub "
+                        f"{huggingface_hub.__version__} does not support kernel repositories for this; "
+                        "upgrade it: pip install -U huggingface_hub")
     if "HFValidationError" in names:  # huggingface_hub refused the id before any request
         return HubError(f"{repo_id or _quoted_id(exc)} is neither an existing local path nor a Hub repository id "
                         "ORG/NAME")
@@ -116,9 +122,10 @@ def _http_failure(exc: BaseException, names: set, repo_id: Optional[str], revisi
 
 
 def _is_transport(exc: BaseException) -> bool:
+    import socket  # noqa: PLC0415
     import ssl  # noqa: PLC0415
 
-    if isinstance(exc, (ConnectionError, TimeoutError, ssl.SSLError)):
+    if isinstance(exc, (ConnectionError, TimeoutError, ssl.SSLError, socket.gaierror)):
         return True
     return any(cls.__name__ in _TRANSPORT_BASES and cls.__module__.split(".")[0] in _TRANSPORT_MODULES
                for cls in type(exc).__mro__)

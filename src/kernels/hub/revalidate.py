@@ -11,7 +11,7 @@ from typing import Optional
 from urllib.parse import quote
 
 from .cache import is_commit_hash
-from .client import REPO_TYPE, endpoint_url
+from .client import REPO_TYPE, endpoint_url, user_agent
 from .failures import hub_call
 
 
@@ -25,31 +25,51 @@ def current_commit(repo_id: str, revision: str, path: str, *, user_agent_extra=N
     fall back to the cache); connection failures are not retried, so a Hub that is down costs
     one attempt, not huggingface_hub's five.
 
+    The first request carries no token: most kernels are public, and huggingface_hub's token
+    machinery (``build_hf_headers``: token file, OAuth refresh, OIDC) costs more to import than
+    the rest of a warm load. When the Hub answers 401, 403 or 404 (a private or gated
+    repository, or one only a token may see), the request is made again with
+    ``build_hf_headers``.
+
     Example::
 
         >>> current_commit("kernels-community/relu", "v1", "build/torch-cpu/metadata.json")  # doctest: +SKIP
         '4f2c...'
     """
     from huggingface_hub import constants  # noqa: PLC0415
-    from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff  # noqa: PLC0415
-
-    from .. import __version__  # noqa: PLC0415
+    from huggingface_hub.utils import hf_raise_for_status, http_backoff  # noqa: PLC0415
 
     url = f"{endpoint_url()}/{REPO_TYPE}s/{repo_id}/resolve/{quote(revision, safe='')}/{quote(path)}"
-    extra = user_agent_extra if isinstance(user_agent_extra, str) else {"file_type": "kernel",
-                                                                        **(user_agent_extra or {})}
-    headers = build_hf_headers(library_name="kernels", library_version=__version__, user_agent=extra)
+    action = "check which commit the revision is now"
 
-    def head():  # -> httpx Response
-        return http_backoff("HEAD", url, headers=headers, follow_redirects=False,
-                            timeout=constants.HF_HUB_ETAG_TIMEOUT, retry_on_exceptions=())
+    def head(headers: dict):  # -> httpx Response
+        return hub_call(lambda: http_backoff("HEAD", url, headers=headers, follow_redirects=False,
+                                             timeout=constants.HF_HUB_ETAG_TIMEOUT, retry_on_exceptions=()),
+                        repo_id, revision, action=action)
 
-    response = hub_call(head, repo_id, revision, action="check which commit the revision is now")
+    response = head({"user-agent": _user_agent(user_agent_extra)})
+    if response.status_code in (401, 403, 404):
+        response = head(_authenticated_headers(user_agent_extra))
     status = response.status_code
     if status == 429 or status >= 500:  # still failing after http_backoff's retries
-        hub_call(lambda: hf_raise_for_status(response), repo_id, revision,
-                 action="check which commit the revision is now")
+        hub_call(lambda: hf_raise_for_status(response), repo_id, revision, action=action)
     if status >= 400:
         return None  # gone or hidden: resolving from scratch says which, with the right error
     commit = response.headers.get("X-Repo-Commit")
     return commit if is_commit_hash(commit) else None
+
+
+def _user_agent(extra) -> str:  # type: ignore[no-untyped-def]
+    agent = user_agent(extra if isinstance(extra, str) else {"file_type": "kernel", **(extra or {})})
+    if isinstance(agent, str):
+        return agent
+    return "; ".join(f"{k}/{v}" for k, v in (agent or {"kernels": "runtime"}).items())
+
+
+def _authenticated_headers(extra) -> dict:  # type: ignore[no-untyped-def]
+    from huggingface_hub.utils import build_hf_headers  # noqa: PLC0415
+
+    from .. import __version__  # noqa: PLC0415
+
+    return build_hf_headers(library_name="kernels", library_version=__version__,
+                            user_agent=extra if isinstance(extra, str) else {"file_type": "kernel", **(extra or {})})
