@@ -392,7 +392,8 @@ def test_untrusted_publisher_needs_trust_remote_code(hub_server, tmp_path: Path)
         get_kernel("someone/shady", version=1)
     assert isinstance(info.value, UntrustedKernelError)
     assert not hub_server.request_log.matching(contains="/resolve/")  # nothing downloaded
-    assert not has_kernel("someone/shady", version=1)
+    with pytest.raises(UntrustedKernelError):  # as in kernels 0.17.2 (a ValueError)
+        has_kernel("someone/shady", version=1)
     assert has_kernel("someone/shady", version=1, trust_remote_code=True)
     assert get_kernel("someone/shady", version=1, trust_remote_code=["someone/shady"]).VALUE == "ran"
     assert get_kernel("someone/shady", version=1, trust_remote_code=True).VALUE == "ran"

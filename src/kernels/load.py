@@ -205,10 +205,15 @@ def has_kernel(
     environment (and, with ``check_arch``, this GPU). Nothing but a variant's
     ``metadata.json`` is downloaded and nothing is imported.
 
-    False when no variant fits, the architecture does not match, the repository or revision
-    does not exist, the kernel is not cached while offline, or the publisher is not trusted
-    under ``trust_remote_code`` (logged as a warning). ``ValueError`` for both or neither of
-    ``version`` and ``revision`` and for a bad ``backend``.
+    False when no variant fits or the architecture does not match. As in kernels 0.17.2, the
+    other failures raise what :func:`get_kernel` raises: the repository, revision or version
+    does not exist (:class:`~kernels.errors.KernelRepositoryNotFoundError`,
+    :class:`~kernels.errors.KernelRevisionNotFoundError`,
+    :class:`~kernels.errors.KernelVersionNotFoundError`), the publisher is not trusted under
+    ``trust_remote_code`` (:class:`~kernels.errors.UntrustedKernelError`), the Hub cannot be
+    reached or refuses access (:class:`~kernels.errors.HubError`), the kernel is not cached
+    while offline (:class:`~kernels.errors.KernelNotCachedError`). ``ValueError`` for both or
+    neither of ``version`` and ``revision`` and for a bad ``backend``.
 
     Example::
 
@@ -228,10 +233,12 @@ def has_kernel(
             metadata = resolved.metadata
         if check_arch and metadata is not None:
             _check_gpu_arch(metadata)
-    except UntrustedKernelError as exc:
-        logger.warning("%s", exc)
-        return False
-    except (FileNotFoundError, HubError, IncompatibleKernelError) as exc:
+    except (FileNotFoundError, IncompatibleKernelError) as exc:
+        # What 0.17.2 answers with False: no variant fits (FileNotFoundError) and an
+        # architecture mismatch. Hub errors and a kernel missing from the cache while offline
+        # (0.17.2: ValueError) still raise, though they are FileNotFoundErrors too.
+        if isinstance(exc, (HubError, KernelNotCachedError)):
+            raise
         logger.info("%s is not available: %s", repo_id, str(exc).splitlines()[0])
         return False
     return True
@@ -252,7 +259,8 @@ def install_kernel(
 
     Only that variant is downloaded. With ``local_files_only`` (or ``HF_HUB_OFFLINE``) the
     cache must already hold it. ``LOCAL_KERNELS`` entries return the local variant directory.
-    Errors as for :func:`get_kernel`.
+    Errors as for :func:`get_kernel`, except that, as in kernels 0.17.2, the kernel's Python
+    dependencies and minimum kernels version are not checked (:func:`get_kernel` checks them).
 
     Example::
 
@@ -265,10 +273,14 @@ def install_kernel(
     if local is not None:
         variant_dir, _, _ = _select_local(local, backend)
         return variant_dir
+    # As in kernels 0.17.2, installing does not check the kernel's Python dependencies or
+    # minimum kernels version (loading it does): decide with the metadata, then download.
     resolved = _resolve_hub(repo_id, revision=revision, version=version, backend=backend,
                             user_agent=user_agent, trust_remote_code=trust_remote_code,
-                            local_files_only=local_files_only, fetch="all")
-    assert resolved.variant_dir is not None
+                            local_files_only=local_files_only, fetch="metadata")
+    if resolved.variant_dir is None:
+        resolved.variant_dir = hub.download_variant(repo_id, resolved.commit or "", resolved.variant,
+                                                    user_agent_extra=user_agent)
     _ensure_intact(repo_id, resolved, offline=local_files_only or hub.offline() or resolved.hub_down,
                    user_agent=user_agent)
     return resolved.variant_dir

@@ -82,6 +82,10 @@ class LoadedKernel:
     """One loaded variant: its metadata, its module, and (for Hub loads) :class:`RepoInfo`;
     ``path`` is the variant directory it was loaded from.
 
+    The dataclass fields are those of kernels 0.17.2 (``metadata``, ``module``,
+    ``repo_info``); ``path`` is a read-only property, not a field, so ``dataclasses.fields``,
+    ``asdict``, equality and ``repr`` are what 0.17.2 gives.
+
     Example::
 
         >>> [k.metadata.name for k in get_loaded_kernels()]                     # doctest: +SKIP
@@ -91,7 +95,18 @@ class LoadedKernel:
     metadata: Metadata
     module: ModuleType
     repo_info: Optional[RepoInfo] = None
-    path: Optional[Path] = None
+
+    def __init__(self, metadata: Metadata, module: ModuleType, repo_info: Optional[RepoInfo] = None,
+                 path: Optional[Path] = None) -> None:
+        object.__setattr__(self, "metadata", metadata)
+        object.__setattr__(self, "module", module)
+        object.__setattr__(self, "repo_info", repo_info)
+        object.__setattr__(self, "_path", path)
+
+    @property
+    def path(self) -> Optional[Path]:
+        """The variant directory the kernel was loaded from."""
+        return self.__dict__.get("_path")
 
 
 _LOCK = threading.RLock()

@@ -42,7 +42,10 @@ __all__ = [
     "METADATA_FILENAME",
     "SIGNATURE_FILENAME",
     "BackendInfo",
+    "Digest",
+    "KernelName",
     "Metadata",
+    "Provenance",
     "compare_files",
     "compute_digest",
 ]
@@ -169,6 +172,98 @@ class BackendInfo:
         return out
 
 
+class KernelName(str):
+    """A kernel name: a plain ``str`` that also has kernels 0.17.2's ``python_name``.
+
+    >>> name = KernelName("my-relu")
+    >>> name == "my-relu", name.python_name
+    (True, 'my_relu')
+    """
+
+    __slots__ = ()
+
+    @property
+    def python_name(self) -> str:
+        """The Python module name: ``"my-relu"`` -> ``"my_relu"``."""
+        return str(self).replace("-", "_")
+
+
+class Digest(dict):
+    """``metadata.digest``: the JSON dict ``{"algorithm": ..., "files": {...}}``, also with
+    kernels 0.17.2's attributes ``algorithm`` and ``files`` (``algorithm`` is the JSON
+    string, ``"sha256"``, where 0.17.2 has an enum).
+
+    >>> Digest({"algorithm": "sha256", "files": {"a.py": "x"}}).files
+    {'a.py': 'x'}
+    """
+
+    @property
+    def algorithm(self) -> Optional[str]:
+        return self.get("algorithm")
+
+    @property
+    def files(self) -> Dict[str, str]:
+        return self.get("files") or {}
+
+
+class GitStatus(dict):
+    """A git state of ``metadata.provenance`` (``{"commit": hex, "dirty": bool}``), also with
+    kernels 0.17.2's attributes ``commit`` and ``dirty``."""
+
+    @property
+    def commit(self) -> Optional[str]:
+        return self.get("commit")
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self.get("dirty", False))
+
+
+class KernelBuilderVersion(dict):
+    """The builder entry of ``metadata.provenance``, also with kernels 0.17.2's attributes
+    ``version`` and ``git`` (None without a commit)."""
+
+    @property
+    def version(self) -> Optional[str]:
+        return self.get("version")
+
+    @property
+    def git(self) -> Optional[GitStatus]:
+        return GitStatus(self) if self.get("commit") is not None else None
+
+
+#: provenance keys that are not the builder's entry
+_PROVENANCE_OTHER_KEYS = ("kernel", "dependencies")
+
+
+class Provenance(dict):
+    """``metadata.provenance``: the JSON dict, also with kernels 0.17.2's attributes
+    ``kernel_builder``, ``kernel`` and ``dirty``.
+
+    >>> p = Provenance({"kernel-builder": {"version": "0.17.0"}, "kernel": {"commit": "ab", "dirty": True}})
+    >>> p.kernel_builder.version, p.kernel.commit, p.dirty
+    ('0.17.0', 'ab', True)
+    """
+
+    @property
+    def kernel_builder(self) -> Optional[KernelBuilderVersion]:
+        entry = self.get("kernel-builder")
+        if entry is None:  # any builder name may stand for kernel-builder
+            entry = next((v for k, v in self.items() if k not in _PROVENANCE_OTHER_KEYS and isinstance(v, Mapping)),
+                         None)
+        return None if entry is None else KernelBuilderVersion(entry)
+
+    @property
+    def kernel(self) -> Optional[GitStatus]:
+        entry = self.get("kernel")
+        return None if entry is None else GitStatus(entry)
+
+    @property
+    def dirty(self) -> bool:
+        builder = self.kernel_builder
+        return bool((builder is not None and builder.get("dirty")) or (self.kernel is not None and self.kernel.dirty))
+
+
 @dataclass(frozen=True)
 class Metadata:
     """One variant's ``metadata.json`` (contract section 3.1).
@@ -219,6 +314,13 @@ class Metadata:
             value = getattr(self, field)
             if not isinstance(value, tuple):
                 object.__setattr__(self, field, tuple(value))
+        # Still a str and dicts, with the attribute access of kernels 0.17.2's objects.
+        if isinstance(self.name, str) and not isinstance(self.name, KernelName):
+            object.__setattr__(self, "name", KernelName(self.name))
+        for field, kind in (("digest", Digest), ("provenance", Provenance)):
+            value = getattr(self, field)
+            if isinstance(value, dict) and not isinstance(value, kind):
+                object.__setattr__(self, field, kind(value))
 
     # ----------------------------------------------------------------- reading
 

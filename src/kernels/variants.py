@@ -122,6 +122,11 @@ class ArchVariant:
         return "-".join(parts)
 
     @property
+    def variant_str(self) -> str:
+        """:attr:`name`, under the attribute name of the released ``kernels``."""
+        return self.name
+
+    @property
     def is_noarch(self) -> bool:
         return False
 
@@ -148,6 +153,11 @@ class NoarchVariant:
     @property
     def name(self) -> str:
         return f"torch-{_NOARCH_NAME.get(self.backend, self.backend)}"
+
+    @property
+    def variant_str(self) -> str:
+        """:attr:`name`, under the attribute name of the released ``kernels``."""
+        return self.name
 
     @property
     def is_noarch(self) -> bool:

@@ -6,6 +6,7 @@ once, at import), so a test server or a mirror set later in the process is honou
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from typing import Optional
@@ -56,31 +57,70 @@ def offline() -> bool:
     return bool(getattr(constants, "HF_HUB_OFFLINE", False))
 
 
+#: Any of these set to a true value turns telemetry off (as huggingface_hub, and kernels
+#: 0.17.2 through it, read them).
+_TELEMETRY_OFF_VARS = ("HF_HUB_DISABLE_TELEMETRY", "DISABLE_TELEMETRY", "DO_NOT_TRACK")
+
+
+def telemetry_disabled() -> bool:
+    """Whether ``HF_HUB_DISABLE_TELEMETRY``, ``DISABLE_TELEMETRY`` or ``DO_NOT_TRACK`` is set
+    (read at each call)."""
+    return any(os.environ.get(var, "").strip().lower() in _TRUE for var in _TELEMETRY_OFF_VARS)
+
+
+@functools.lru_cache(maxsize=4)
+def _backend_tag(torch) -> Optional[str]:  # type: ignore[no-untyped-def]
+    """The selected backend as variant names spell it (``cpu``, ``cu128``); None if unknown."""
+    from ..selection import _backend_without_torch, _torch_backend  # noqa: PLC0415
+    from ..variants import compute_tag  # noqa: PLC0415
+
+    try:
+        backend, version = _torch_backend(torch) if torch is not None else _backend_without_torch()
+        return compute_tag(backend, version)
+    except Exception:  # noqa: BLE001 - telemetry must never break a request
+        return None
+
+
 def user_agent(extra=None):  # -> Union[dict, str, None]
-    """The user agent of runtime requests: ``extra`` (dict or str) and, unless
-    ``HF_HUB_DISABLE_TELEMETRY`` is set, the kernels/python/torch versions and ``file_type/kernel``.
+    """The user agent of runtime requests: ``extra`` (dict or str) and the keys kernels 0.17.2
+    sends: ``kernels``, ``python`` (major.minor), ``backend`` (``cpu``, ``cu128``, ...),
+    ``platform`` (``x86_64-linux``), ``file_type/kernel``, ``torch`` (and ``tvm-ffi``) when
+    imported, ``glibc`` where there is one.
+
+    With telemetry disabled (``HF_HUB_DISABLE_TELEMETRY``, ``DISABLE_TELEMETRY`` or
+    ``DO_NOT_TRACK``) nothing is added, not even ``extra``: None, as 0.17.2 sends nothing.
 
     Example::
 
-        >>> user_agent({"my-lib": "1.0"})["my-lib"]
+        >>> user_agent({"my-lib": "1.0"})["my-lib"]                              # doctest: +SKIP
         '1.0'
     """
-    if os.environ.get("HF_HUB_DISABLE_TELEMETRY", "").strip().lower() in _TRUE:
-        return extra or None
+    if telemetry_disabled():
+        return None
     import platform  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
     from .. import __version__  # noqa: PLC0415
+    from ..variants import host_cpu, host_os  # noqa: PLC0415
 
-    agent = {"kernels": __version__, "python": platform.python_version(), "file_type": "kernel",
-             "platform": platform.platform(terse=True)}
     torch = sys.modules.get("torch")
+    agent = {"kernels": __version__, "python": ".".join(platform.python_version_tuple()[:2])}
+    backend = _backend_tag(torch)
+    if backend is not None:
+        agent["backend"] = backend
+    agent["platform"] = f"{host_cpu()}-{host_os()}"
+    agent["file_type"] = "kernel"
     if torch is not None:
-        agent["torch"] = str(getattr(torch, "__version__", "unknown")).split("+")[0]
+        agent["torch"] = str(getattr(torch, "__version__", "unknown"))
+    tvm_ffi = sys.modules.get("tvm_ffi")
+    if tvm_ffi is not None:
+        agent["tvm-ffi"] = str(getattr(tvm_ffi, "__version__", "unknown"))
+    libc, libc_version = platform.libc_ver()
+    if libc == "glibc" and libc_version:
+        agent["glibc"] = libc_version
     if isinstance(extra, str):
-        return "; ".join(f"{k}/{v}" for k, v in agent.items()) + "; " + extra
-    agent.update(extra or {})
-    return agent
+        return (extra + "; " if extra else "") + "; ".join(f"{k}/{v}" for k, v in agent.items())
+    return {**(extra or {}), **{k: v for k, v in agent.items() if k not in (extra or {})}}
 
 
 #: One part of a repository id by the Hub's rules (huggingface_hub's ``validate_repo_id``):

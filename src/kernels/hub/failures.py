@@ -37,7 +37,7 @@ def hub_call(fn: Callable[[], T], repo_id: Optional[str], revision: Optional[str
         return fn()
     except Exception as exc:  # noqa: BLE001 - sorted below; not ours is re-raised
         ours = translate(exc, repo_id, revision, action=action)
-        if ours is None:
+        if ours is None or ours is exc:
             raise
         raise ours from exc
 

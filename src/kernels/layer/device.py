@@ -16,6 +16,7 @@ device type of a layer keeps its registrations in a *repository set*:
 from __future__ import annotations
 
 import functools
+import numbers
 import sys
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple, Union
@@ -37,21 +38,54 @@ __all__ = [
 DEVICE_TYPES = ("cpu", "cuda", "rocm", "mps", "xpu", "npu", "neuron", "tpu")
 
 
-def _check_capability(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise LayerMappingError(f"{what} must be a non-negative integer such as 75 (= 7.5), got {value!r}")
-    return value
+def _capability_range_error(cause: Exception) -> Exception:
+    """The error of an invalid capability range: a :class:`LayerMappingError` that is also
+    huggingface_hub's ``StrictDataclassClassValidationError``, what kernels 0.17.2 raised
+    (the class is made on first use: importing huggingface_hub is not free)."""
+    return _range_error_type()(str(cause))
+
+
+@functools.lru_cache(maxsize=None)
+def _range_error_type() -> type:
+    from huggingface_hub.errors import StrictDataclassClassValidationError  # noqa: PLC0415
+
+    class CapabilityRangeError(LayerMappingError, StrictDataclassClassValidationError):
+        """A ``CUDAProperties``/``ROCMProperties`` capability range is not valid."""
+
+        def __init__(self, message: str) -> None:
+            Exception.__init__(self, message)
+
+    CapabilityRangeError.__module__ = __name__
+    CapabilityRangeError.__qualname__ = "CapabilityRangeError"
+    globals()["CapabilityRangeError"] = CapabilityRangeError  # so that pickle finds it
+    return CapabilityRangeError
 
 
 @dataclass(frozen=True)
 class _CapabilityRange:
-    min_capability: int = 0
-    max_capability: int = sys.maxsize
+    # Both bounds are required, as in kernels 0.17.2; "every capability" is
+    # ``min_capability=0, max_capability=sys.maxsize``.
+    min_capability: int
+    max_capability: int
 
     def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check the range again (construction already did); raises what construction raises."""
+        try:
+            self.validate_capability_range()
+        except (ValueError, TypeError) as e:
+            raise _capability_range_error(e) from e
+
+    def validate_capability_range(self) -> None:
+        """``TypeError`` when a bound is not a number, ``ValueError`` when
+        ``min_capability > max_capability``."""
         name = type(self).__name__
-        _check_capability(self.min_capability, f"{name}.min_capability")
-        _check_capability(self.max_capability, f"{name}.max_capability")
+        for what in ("min_capability", "max_capability"):
+            value = getattr(self, what)
+            if not isinstance(value, numbers.Real):
+                raise TypeError(f"{name}.{what} must be a number such as 75 (= 7.5), got {value!r}")
         if self.min_capability > self.max_capability:
             raise LayerMappingError(
                 f"{name}: min_capability {self.min_capability} is above max_capability {self.max_capability}")
@@ -76,8 +110,8 @@ class ROCMProperties(_CapabilityRange):
     Example::
 
         >>> from kernels import ROCMProperties
-        >>> ROCMProperties(min_capability=90).max_capability > 10**9
-        True
+        >>> ROCMProperties(min_capability=90, max_capability=95)
+        ROCMProperties(min_capability=90, max_capability=95)
     """
 
 
@@ -96,7 +130,7 @@ class Device:
     Example::
 
         >>> from kernels import CUDAProperties, Device
-        >>> hopper = Device(type="cuda", properties=CUDAProperties(min_capability=90))
+        >>> hopper = Device(type="cuda", properties=CUDAProperties(min_capability=90, max_capability=99))
         >>> Device("metal")
         Traceback (most recent call last):
         ...
@@ -154,8 +188,8 @@ class CapabilityRepos:
         self.intervals: List[Tuple[Tuple[int, int], ModeRepos]] = []
 
     def insert(self, device: Device, repos: ModeRepos) -> None:
-        props = device.properties or _PROPERTY_TYPES[device.type]()
-        bounds = (props.min_capability, props.max_capability)
+        props = device.properties
+        bounds = (0, sys.maxsize) if props is None else (props.min_capability, props.max_capability)
         for i, (existing, _) in enumerate(self.intervals):
             if existing == bounds:
                 self.intervals[i] = (bounds, dict(repos))

@@ -24,7 +24,8 @@ class Mode(enum.Flag):
     - ``FALLBACK``: only in mappings: the kernel used when no registration for a more specific
       mode fits. A repository registered without a mode is registered for ``FALLBACK``.
 
-    ``INFERENCE | TRAINING`` and ``FALLBACK`` combined with anything are not valid modes.
+    ``INFERENCE | TRAINING`` and ``FALLBACK`` combined with anything else are not valid
+    modes: like kernels 0.17.2, ``|`` raises ``ValueError`` when asked to build them.
 
     Example::
 
@@ -39,6 +40,18 @@ class Mode(enum.Flag):
     TRAINING = enum.auto()
     INFERENCE = enum.auto()
     TORCH_COMPILE = enum.auto()
+
+    def __or__(self, other: "Mode") -> "Mode":
+        union = super().__or__(other)
+        if union is NotImplemented:
+            return union
+        if Mode.INFERENCE in union and Mode.TRAINING in union:
+            raise LayerMappingError("Mode.INFERENCE | Mode.TRAINING is not a valid mode: a model is "
+                                    "kernelized either for inference or for training")
+        if Mode.FALLBACK in union and union is not Mode.FALLBACK:
+            raise LayerMappingError("Mode.FALLBACK cannot be combined with other modes: it only marks the "
+                                    "kernel a mapping falls back to")
+        return union
 
     def __str__(self) -> str:
         names = [m.name for m in (Mode.FALLBACK, Mode.INFERENCE, Mode.TRAINING, Mode.TORCH_COMPILE)
@@ -67,10 +80,10 @@ def _describe(mode: object) -> str:
 def check_kernelize_mode(mode: object) -> Mode:
     """Return ``mode`` if ``kernelize`` can use it, else raise :class:`LayerMappingError`.
 
-    >>> check_kernelize_mode(Mode.INFERENCE | Mode.FALLBACK)
+    >>> check_kernelize_mode(Mode.FALLBACK)
     Traceback (most recent call last):
     ...
-    kernels.layer.errors.LayerMappingError: kernelize: mode FALLBACK | INFERENCE is not valid: ...
+    kernels.layer.errors.LayerMappingError: kernelize: mode FALLBACK is not valid: ...
     """
     if not isinstance(mode, Mode):
         raise LayerMappingError(
