@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import types
-from typing import TYPE_CHECKING, Any, Iterator, Optional, Set, Tuple, Union
+from typing import TYPE_CHECKING, Any, Iterator, Set, Tuple, Union
 
 from .device import DEVICE_TYPES, device_capability
 from .errors import LayerLoadError, LayerMappingError
