@@ -209,3 +209,25 @@ def silu_noarch_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("silu-noarch-build")
     repo = copy_example("silu-and-mul", base)
     return build_example_wheel(repo, base / "wheelhouse")
+
+
+#: The released runtime that interop and compatibility tests compare against.
+RELEASED_KERNELS = "kernels==0.17.2"
+
+
+@pytest.fixture(scope="session")
+def released_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The interpreter of a venv with the released kernels 0.17.2 and this environment's torch
+    version, made once per session (``tests/test_interop.py``, ``tests/test_compat_0172.py``)."""
+    import torch
+
+    venv = tmp_path_factory.mktemp("kernels-0.17.2") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    proc = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", RELEASED_KERNELS, f"torch=={torch.__version__}"],
+        capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"could not install {RELEASED_KERNELS}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return python

@@ -7,8 +7,8 @@ dict of outcomes; the test compares the dicts. An outcome is a value or the clas
 raised exception's MRO: ours may raise a subclass of what 0.17.2 raises (our errors derive
 from 0.17.2's, see :mod:`kernels.errors`); messages are not compared.
 
-The released package comes from ``.bench-venvs/kernels-0.17.2`` when that exists, else it is
-installed from the package registry into a session temporary venv (as tests/test_interop.py).
+The released package is installed from the package registry into a venv made once per session
+(the ``released_python`` fixture of tests/conftest.py, shared with tests/test_interop.py).
 """
 
 from __future__ import annotations
@@ -32,8 +32,6 @@ pytest_plugins = ["kernels.testing.fixtures"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SRC = REPO_ROOT / "src"
-BENCH_VENV = REPO_ROOT / ".bench-venvs" / "kernels-0.17.2"
-RELEASED = "kernels==0.17.2"
 TELEMETRY_VARS = ("HF_HUB_DISABLE_TELEMETRY", "DISABLE_TELEMETRY", "DO_NOT_TRACK")
 
 #: Run with both interpreters; prints ``COMPAT-JSON {...}``.
@@ -254,26 +252,6 @@ if __name__ == "__main__":
     result = {name: SECTIONS[name]() for name in wanted}
     print("COMPAT-JSON " + json.dumps(result, default=repr))
 '''
-
-
-@pytest.fixture(scope="session")
-def released_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The interpreter of a venv with the released kernels 0.17.2 and this torch version."""
-    python = BENCH_VENV / "bin" / "python"
-    if python.exists():
-        return python
-    import torch
-
-    venv = tmp_path_factory.mktemp("kernels-0.17.2") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    proc = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", RELEASED, f"torch=={torch.__version__}"],
-        capture_output=True, text=True,
-    )
-    if proc.returncode != 0:
-        pytest.skip(f"cannot install {RELEASED} (no registry?):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    return python
 
 
 def _probe(python: Path, sections: str, env: Optional[Dict[str, str]] = None, ours: bool = False) -> dict:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,26 +19,6 @@ from kernels.convert import from_wheel  # noqa: E402
 from kernels.upload import upload_tree  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop]
-
-RELEASED = "kernels==0.17.2"
-
-
-@pytest.fixture(scope="module")
-def released_python(tmp_path_factory) -> Path:
-    """A venv with the released kernels and this environment's torch version."""
-    import torch
-
-    venv = tmp_path_factory.mktemp("kernels-0.17.2") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    proc = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", RELEASED, f"torch=={torch.__version__}"],
-        capture_output=True, text=True,
-    )
-    if proc.returncode != 0:
-        pytest.fail(f"could not install {RELEASED}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return python
-
 
 CHECK = """
 import sys, torch, kernels
