@@ -218,7 +218,7 @@ def test_versions_and_info(hub_server, relu_tree: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
     assert info["revision"] == "v1" and len(info["commit"]) == 40
-    assert info["selected"] == variant and info["metadata"]["name"] == "relu"
+    assert info["selected"] == variant and info["name"] == "relu" and info["repo_id"] == f"{ORG}/relu"
     assert info["backends"] == ["cpu"]
     result = _cli("info", f"{ORG}/relu", "--backend", "cpu")  # default: highest version
     assert result.returncode == 0, result.stderr

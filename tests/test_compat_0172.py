@@ -237,7 +237,68 @@ def section_nohub() -> dict:
             "has_trusted": outcome(lambda: has_kernel("compat-org/ok", version=1, trust_remote_code=True))}
 
 
+def section_offline_api() -> dict:
+    """The public API reachable without the Hub: layer classes, Device, Mode, kernelize's
+    arguments, lock reading."""
+    import kernels
+    from kernels import (
+        Device,
+        FuncRepository,
+        LayerRepository,
+        LocalLayerRepository,
+        LockedLayerRepository,
+        Mode,
+        kernelize,
+    )
+
+    out = {}
+    out["public_names"] = sorted(n for n in dir(kernels) if not n.startswith("_") and n[0].isupper()
+                                 or n in ("get_kernel", "has_kernel", "install_kernel", "kernelize",
+                                          "get_local_kernel", "get_locked_kernel", "load_kernel",
+                                          "get_kernel_variants", "get_loaded_kernels",
+                                          "use_kernel_forward_from_hub", "replace_kernel_forward_from_hub",
+                                          "register_kernel_mapping", "use_kernel_mapping"))
+    out["mode.members"] = {name: m.value for name, m in Mode.__members__.items()}
+    out["mode.str"] = str(Mode.INFERENCE)
+    out["mode.repr"] = repr(Mode.INFERENCE | Mode.TORCH_COMPILE)
+    for kind in ("cuda", "cpu", "rocm", "xpu", "npu", "mps", "metal", "tpu", "bogus"):
+        out[f"device.{kind}"] = outcome(lambda: Device(kind).type)
+    out["device.eq"] = Device("cuda") == Device("cuda")
+    out["device.hash"] = hash(Device("cuda")) == hash(Device("cuda"))
+    out["device.ne"] = Device("cuda") != Device("rocm")
+    out["kernelize.sig"] = _signature(kernelize)
+    out["layer.both"] = outcome(lambda: LayerRepository("org/x", layer_name="L", version=1, revision="main") and 1)
+    out["layer.neither"] = outcome(lambda: LayerRepository("org/x", layer_name="L") and 1)
+    out["layer.version_int"] = outcome(lambda: LayerRepository("org/x", layer_name="L", version=1).layer_name)
+    out["layer.revision"] = outcome(lambda: LayerRepository("org/x", layer_name="L", revision="main").layer_name)
+    out["layer.eq"] = outcome(lambda: LayerRepository("org/x", layer_name="L", version=1)
+                              == LayerRepository("org/x", layer_name="L", version=1))
+    out["layer.hash"] = outcome(lambda: hash(LayerRepository("org/x", layer_name="L", version=1))
+                                == hash(LayerRepository("org/x", layer_name="L", version=1)))
+    out["func.both"] = outcome(lambda: FuncRepository("org/x", func_name="f", version=1, revision="main") and 1)
+    out["func.version"] = outcome(lambda: FuncRepository("org/x", func_name="f", version=1).func_name)
+    out["local.layer_name"] = outcome(lambda: LocalLayerRepository("/nonexistent", layer_name="L").layer_name)
+    out["locked.sig"] = _signature(LockedLayerRepository.__init__)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        lock = os.path.join(tmp, "kernels.lock")
+        with open(lock, "w") as f:
+            f.write("[]")
+        from kernels import get_locked_kernel, load_kernel
+
+        out["lock.not_locked"] = outcome(lambda: get_locked_kernel("org/absent", lockfile=lock))
+        out["lock.load_not_locked"] = outcome(lambda: load_kernel("org/absent", lockfile=lock))
+        with open(lock, "w") as f:
+            f.write("{not json")
+        out["lock.malformed"] = outcome(lambda: get_locked_kernel("org/absent", lockfile=lock))
+        out["lock.missing_file"] = outcome(lambda: get_locked_kernel("org/absent",
+                                                                     lockfile=os.path.join(tmp, "none.lock")))
+    return out
+
+
 SECTIONS = {
+    "offline_api": section_offline_api,
     "nohub": section_nohub,
     "mode": section_mode,
     "properties": section_properties,
@@ -397,4 +458,137 @@ def test_has_kernel_without_the_hub_matches(released_python: Path, setting: str,
         # HubUnreachableError (a ConnectionError); both raise rather than answer False.
         assert "raises" in reference["nohub"].pop("has_trusted")
         assert "HubUnreachableError" in ours["nohub"].pop("has_trusted").get("raises", [])
+    _compare(reference, ours)
+
+
+_CLI = "import sys; from kernels.cli import main; sys.argv[0] = 'kernels'; sys.exit(main())"
+
+
+def _info_json(python: Path, args: list, env: Dict[str, str], ours: bool) -> subprocess.CompletedProcess:
+    # 0.17.2 sends an invalid user agent (a trailing '; ') when telemetry is off.
+    full_env = {k: v for k, v in os.environ.items() if k not in TELEMETRY_VARS and k != "PYTHONPATH"}
+    full_env.update(env)
+    if ours:
+        full_env["PYTHONPATH"] = str(SRC)
+    return subprocess.run([str(python), "-c", _CLI, "info", *args], capture_output=True, text=True, env=full_env,
+                          timeout=300)
+
+
+def _info_both(released_python: Path, args: list, env: Dict[str, str]) -> tuple:
+    reference = _info_json(released_python, args, env, ours=False)
+    ours = _info_json(Path(sys.executable), args, env, ours=True)
+    return reference, ours
+
+
+def _compare_info(reference: dict, ours: dict, ignore: tuple = ()) -> None:
+    differences = [f"{key}: 0.17.2 {value!r}, ours {ours.get(key, '<missing>')!r}"
+                   for key, value in reference.items() if key not in ignore and ours.get(key, "<missing>") != value]
+    assert not differences, "kernels info --json differs from kernels 0.17.2:\n" + "\n".join(differences)
+
+
+def test_info_json_of_a_local_tree_matches(released_python: Path, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    _fake_kernel(tree, "infolocal", upstream="https://github.com/org/infolocal", python_depends=["einops"])
+    _fake_kernel(tree, "infolocal", variant="torch29-cxx11-cu130-x86_64-linux", backend="cuda")
+    _fake_kernel(tree, "infolocal", variant="torch29-cxx11-rocm71-x86_64-linux", backend="rocm")
+    reference, ours = _info_both(released_python, [str(tree), "--json"], {})
+    assert reference.returncode == 0 and ours.returncode == 0, (reference.stderr[-2000:], ours.stderr[-2000:])
+    ref, mine = json.loads(reference.stdout), json.loads(ours.stdout)
+    assert ref["backends"] == ["cpu", "cuda", "rocm"] and ref["name"] == "infolocal"
+    # Which variant's metadata is shown may differ (0.17.2: the first listed; ours: the selected
+    # one); the kernel's own fields are the same in every variant here but python_depends.
+    _compare_info(ref, mine, ignore=("python_depends",))
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    reference, ours = _info_both(released_python, [str(empty), "--json"], {})
+    assert (reference.returncode, ours.returncode) == (1, 1), (reference, ours)
+    assert ours.stdout == "" and "no build variants found" in ours.stderr
+
+
+def test_info_json_of_a_hub_kernel_matches(released_python: Path, hub_server, tmp_path: Path) -> None:
+    from kernels.upload import upload_tree
+
+    hub_server.set_trusted_publisher("compat-org", True)
+    _fake_kernel(tmp_path / "hubinfo", "hubinfo", source="https://example.org/hubinfo")
+    _fake_kernel(tmp_path / "hubinfo", "hubinfo", variant="torch-cuda", backend="cuda",
+                 source="https://example.org/hubinfo")
+    upload_tree(tmp_path / "hubinfo", repo_id="compat-org/hubinfo")
+    for args in (["compat-org/hubinfo", "--version", "1", "--json"], ["compat-org/hubinfo", "--json"]):
+        env = {"HF_HUB_CACHE": str(tmp_path / f"cache-{len(args)}"), "KERNELS_CACHE": str(tmp_path / f"c-{len(args)}")}
+        reference, ours = _info_both(released_python, args, env)
+        assert reference.returncode == 0 and ours.returncode == 0, (reference.stderr[-2000:], ours.stderr[-2000:])
+        ref, mine = json.loads(reference.stdout), json.loads(ours.stdout)
+        assert ref["repo_id"] == "compat-org/hubinfo" and ref["revision"] == "v1" and ref["backends"] == ["cpu", "cuda"]
+        _compare_info(ref, mine)
+
+
+_OFFLINE_INSTALL = r'''
+import json, os, sys
+from huggingface_hub import snapshot_download
+from kernels import install_kernel
+
+repo_id, step = sys.argv[1], sys.argv[2]
+try:
+    if step == "whole":
+        snapshot_download(repo_id, repo_type="kernel", revision=sys.argv[3], cache_dir=os.environ["HF_HUB_CACHE"])
+        result = {"ok": "downloaded"}
+    else:
+        # Offline, 0.17.2 finds version branches only when the cache has refs/v1 (its online
+        # install resolves the version to a commit and writes none): pin the commit, as its
+        # error message advises.
+        how = {"revision": sys.argv[3]} if step == "offline" else {"version": 1}
+        # Ours checks trust offline too (an intended difference): opt in, for both.
+        path = install_kernel(repo_id, backend="cpu", local_files_only=(step == "offline"),
+                              trust_remote_code=[repo_id], **how)
+        result = {"ok": os.path.basename(str(path))}
+except Exception as exc:
+    cause = exc.__cause__ or exc
+    result = {"raises": type(exc).__name__, "cause": type(cause).__name__, "message": str(cause)}
+print("OFFLINE-JSON " + json.dumps(result))
+'''
+
+
+def test_released_offline_install_wants_the_whole_snapshot(released_python: Path, hub_server, tmp_path: Path) -> None:
+    """Item 4 of the compatibility issue: 0.17.2's offline ``install_kernel`` asks
+    huggingface_hub for the *whole* snapshot (no ``allow_patterns``) while its online install
+    downloads one variant; huggingface_hub's cached tree listing then reports every other file
+    of the commit as missing: the repository's ``.gitattributes`` (the Hub creates it with the
+    repository, and so does the local server) and the other variants. The server's snapshot is
+    complete: after a whole download, 0.17.2's offline install works. Ours needs only the variant."""
+    from kernels.upload import upload_tree
+
+    hub_server.set_trusted_publisher("compat-org", True)
+    _fake_kernel(tmp_path / "two", "twovariants")
+    _fake_kernel(tmp_path / "two", "twovariants", variant="torch-cuda", backend="cuda")
+    commit = upload_tree(tmp_path / "two", repo_id="compat-org/twovariants").commit
+    cache = tmp_path / "cache"
+    env = {k: v for k, v in os.environ.items() if k not in TELEMETRY_VARS and k != "PYTHONPATH"}
+    env.update({"HF_HUB_CACHE": str(cache), "KERNELS_CACHE": str(cache), "HF_HOME": str(tmp_path / "home")})
+
+    def run(python: Path, step: str, ours: bool = False) -> dict:
+        step_env = dict(env, PYTHONPATH=str(SRC)) if ours else dict(env)
+        if step == "offline":
+            step_env["HF_HUB_OFFLINE"] = "1"
+        proc = subprocess.run([str(python), "-c", _OFFLINE_INSTALL, "compat-org/twovariants", step, commit],
+                              capture_output=True, text=True, env=step_env, timeout=300)
+        marker = [line for line in proc.stdout.splitlines() if line.startswith("OFFLINE-JSON ")]
+        assert marker, proc.stdout[-2000:] + proc.stderr[-3000:]
+        return json.loads(marker[0][len("OFFLINE-JSON "):])
+
+    assert run(released_python, "online") == {"ok": "torch-cpu"}
+    refused = run(released_python, "offline")
+    # 0.17.2 turns huggingface_hub's error into "Cannot find a local snapshot" (FileNotFoundError).
+    assert (refused["raises"], refused["cause"]) == ("FileNotFoundError", "IncompleteSnapshotError"), refused
+    assert ".gitattributes" in refused["message"] and "build/torch-cuda/" in refused["message"]
+    assert run(Path(sys.executable), "offline", ours=True) == {"ok": "torch-cpu"}  # same cache, one variant
+    assert run(released_python, "whole") == {"ok": "downloaded"}
+    assert run(released_python, "offline") == {"ok": "torch-cpu"}
+
+
+def test_offline_api_matches(released_python: Path, tmp_path: Path) -> None:
+    env = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "cache"), "KERNELS_CACHE": str(tmp_path / "cache")}
+    reference, ours = _run_both(released_python, "offline_api", env)
+    names = reference["offline_api"].pop("public_names"), ours["offline_api"].pop("public_names")
+    assert set(names[0]) <= set(names[1]), sorted(set(names[0]) - set(names[1]))
     _compare(reference, ours)

@@ -244,11 +244,15 @@ def test_mapping_rejects_unknown_mode_combinations(toy: Path, mode: Mode) -> Non
 # --------------------------------------------------------------------------- devices
 
 
-def test_device_types_and_properties() -> None:
+def test_device_types_and_properties(caplog: pytest.LogCaptureFixture) -> None:
     assert Device("cuda", CUDAProperties(75, 89)).properties == CUDAProperties(75, 89)
     assert Device("rocm", ROCMProperties(min_capability=90, max_capability=95)).type == "rocm"
-    with pytest.raises(ValueError, match="unknown device type 'metal'.*'mps'"):
-        Device("metal")
+    with caplog.at_level(logging.WARNING, logger="kernels"):
+        assert Device("metal").type == "metal"  # built, as in kernels 0.17.2, with a warning
+    assert "unknown device type 'metal'" in caplog.text and "'mps'" in caplog.text
+    with pytest.raises(ValueError, match="kernel mapping for 'SiluAndMul': unknown device type 'metal'"):
+        register_kernel_mapping({"SiluAndMul": {Device("metal"): LayerRepository("org/x", layer_name="L",
+                                                                                 version=1)}})
     with pytest.raises(ValueError, match="takes no properties"):
         Device("cpu", CUDAProperties(0, 100))
     with pytest.raises(ValueError, match="needs CUDAProperties"):

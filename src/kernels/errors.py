@@ -23,6 +23,7 @@ failure                                     raised                           als
 repository does not exist / not visible     KernelRepositoryNotFoundError    huggingface_hub ``RepositoryNotFoundError``
 branch, tag or commit does not exist        KernelRevisionNotFoundError      huggingface_hub ``RevisionNotFoundError``
 ``version=N`` has no branch ``vN``          KernelVersionNotFoundError       ``ValueError``
+``kernel-status.toml`` malformed, chained   KernelRedirectError              ``ValueError``
 HTTP 401/403, gated, no write permission    HubAccessError                   huggingface_hub ``HfHubHTTPError``
 HTTP 5xx or 429 after the client's retries  HubServerError                   huggingface_hub ``HfHubHTTPError``
 connection refused, DNS, timeout, TLS       HubUnreachableError              ``ConnectionError`` (an ``OSError``)
@@ -51,6 +52,7 @@ __all__ = [
     "IncompatibleKernelError",
     "KernelIntegrityError",
     "KernelNotCachedError",
+    "KernelRedirectError",
     "KernelRepositoryNotFoundError",
     "KernelRevisionNotFoundError",
     "KernelTreeError",
@@ -58,6 +60,7 @@ __all__ = [
     "KernelWheelError",
     "KernelsError",
     "LockError",
+    "LockFileNotFoundError",
     "MetadataError",
     "MissingExtraError",
     "MissingPythonDependencyError",
@@ -172,6 +175,24 @@ class KernelVersionNotFoundError(HubError):
     """
 
 
+class KernelRedirectError(HubError):
+    """A repository's ``kernel-status.toml`` cannot be followed: it is malformed (not TOML, an
+    unknown ``kind``, no valid ``destination``), or its destination redirects again (only one
+    redirect is followed). ``repo_id`` is the repository whose file is at fault::
+
+        >>> err = KernelRedirectError("org/old: kernel-status.toml: no destination", repo_id="org/old")
+        >>> isinstance(err, ValueError), err.repo_id
+        (True, 'org/old')
+    """
+
+    def __init__(self, message: str, *, repo_id: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.repo_id = repo_id
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (functools.partial(type(self), str(self), repo_id=self.repo_id), ())
+
+
 #: Types defined in :mod:`kernels.hub.exceptions` (they derive from huggingface_hub's).
 _HUB_DERIVED = frozenset({"HubAccessError", "HubOfflineError", "HubServerError",
                           "KernelRepositoryNotFoundError", "KernelRevisionNotFoundError"})
@@ -281,6 +302,18 @@ class LockError(KernelsError, ValueError):
         >>> isinstance(LockError("kernels.lock: org/relu is not locked"), ValueError)
         True
     """
+
+
+class LockFileNotFoundError(LockError, FileNotFoundError):
+    """The lock file given (``lockfile=``) does not exist: a :class:`LockError` and, as kernels
+    0.17.2 raised, a ``FileNotFoundError``::
+
+        >>> isinstance(LockFileNotFoundError("kernels.lock: no such lock file"), FileNotFoundError)
+        True
+    """
+
+    def __str__(self) -> str:  # OSError would format its args as (errno, strerror)
+        return str(self.args[0]) if self.args else ""
 
 
 class KernelIntegrityError(KernelsError, RuntimeError):

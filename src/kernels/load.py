@@ -97,6 +97,7 @@ class _Resolved:
     metadata: Optional[Metadata] = None
     commit: Optional[str] = None
     hub_down: bool = False  #: loaded from the cache because the Hub could not answer
+    repo_id: str = ""  #: the repository the files come from (the destination of a redirect)
 
 
 # --------------------------------------------------------------------------- public API
@@ -279,9 +280,9 @@ def install_kernel(
                             user_agent=user_agent, trust_remote_code=trust_remote_code,
                             local_files_only=local_files_only, fetch="metadata")
     if resolved.variant_dir is None:
-        resolved.variant_dir = hub.download_variant(repo_id, resolved.commit or "", resolved.variant,
+        resolved.variant_dir = hub.download_variant(resolved.repo_id, resolved.commit or "", resolved.variant,
                                                     user_agent_extra=user_agent)
-    _ensure_intact(repo_id, resolved, offline=local_files_only or hub.offline() or resolved.hub_down,
+    _ensure_intact(resolved.repo_id, resolved, offline=local_files_only or hub.offline() or resolved.hub_down,
                    user_agent=user_agent)
     return resolved.variant_dir
 
@@ -311,6 +312,8 @@ def get_kernel_variants(
     if local is not None:
         return local_variant_decisions(local, backend)[1]
     env = _environment()
+    target = hub.follow_redirect(repo_id, revision, version, offline=hub.offline())
+    repo_id, revision, version = target.repo_id, target.revision, target.version
     if hub.offline():
         snapshot, names = _cached_names(repo_id, revision if revision is not None else f"v{version}")
         return evaluate_variants(names, env, backend)
@@ -347,10 +350,11 @@ def _get_kernel(repo_id: str, *, revision: Optional[str], version: Optional[int]
     module = loaded_module(resolved.variant_dir)
     if module is not None:
         return module
-    _ensure_intact(repo_id, resolved, offline=hub.offline() or resolved.hub_down, user_agent=user_agent)
+    _ensure_intact(resolved.repo_id, resolved, offline=hub.offline() or resolved.hub_down, user_agent=user_agent)
     if check_arch:
         _check_gpu_arch(resolved.metadata)
-    return _load(resolved.variant_dir, resolved.metadata, RepoInfo(repo_id, resolved.commit), backend=backend,
+    return _load(resolved.variant_dir, resolved.metadata, RepoInfo(resolved.repo_id, resolved.commit),
+                 backend=backend,
                  trust_remote_code=trust_remote_code, user_agent=user_agent, chain=chain)
 
 
@@ -364,6 +368,19 @@ def _resolve_hub(repo_id: str, *, revision: Optional[str], version: Optional[int
     """
     hub.check_repo_id(repo_id)  # ids become cache paths and URLs
     offline = local_files_only or hub.offline()
+    target = hub.follow_redirect(repo_id, revision, version, offline=offline, user_agent_extra=user_agent)
+    if target.redirect is not None:
+        trust_remote_code = _trust_follows_redirect(trust_remote_code, repo_id, target.repo_id)
+        repo_id, revision, version = target.repo_id, target.revision, target.version
+    resolved = _resolve_target(repo_id, revision=revision, version=version, backend=backend, user_agent=user_agent,
+                               trust_remote_code=trust_remote_code, offline=offline, fetch=fetch)
+    resolved.repo_id = repo_id
+    return resolved
+
+
+def _resolve_target(repo_id: str, *, revision: Optional[str], version: Optional[int], backend: Optional[str],
+                    user_agent: UserAgent, trust_remote_code: TrustRemoteCode, offline: bool,
+                    fetch: str) -> _Resolved:
     env = _environment()
     if offline:
         # What is missing from the cache is said first; then whether it may run.
@@ -380,6 +397,13 @@ def _resolve_hub(repo_id: str, *, revision: Optional[str], version: Optional[int
             raise
         return _resolve_while_hub_down(repo_id, revision if revision is not None else f"v{version}", env, backend,
                                        trust_remote_code=trust_remote_code, version=version, failure=exc)
+
+
+def _trust_follows_redirect(trust_remote_code: TrustRemoteCode, source: str, destination: str) -> TrustRemoteCode:
+    """Opting in to ``source`` by name opts in to where it moved: its owner chose the redirect."""
+    if isinstance(trust_remote_code, (list, tuple, set, frozenset)) and source in trust_remote_code:
+        return [*trust_remote_code, destination]
+    return trust_remote_code
 
 
 def _resolve_online(repo_id: str, *, revision: Optional[str], version: Optional[int], env: Environment,

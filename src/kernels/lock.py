@@ -37,7 +37,7 @@ from types import ModuleType
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from . import hub, integrity, limits
-from .errors import HubError, KernelIntegrityError, LockError
+from .errors import HubError, KernelIntegrityError, LockError, LockFileNotFoundError
 from .variants import parse_variant
 
 if sys.version_info >= (3, 11):
@@ -204,6 +204,14 @@ def lock_project(project_dir: PathLike, *, fmt: str = "hashes") -> Tuple[Path, L
             raise LockError(f"kernel dependency cycle: {' -> '.join(chain + (repo_id,))}")
         if repo_id in locks:
             return
+        target = hub.follow_redirect(repo_id, revision, version, offline=False)
+        if target.redirect is not None:
+            # The lock pins what is loaded: the destination, under its own id.
+            logger.warning("%s: locking %s, where it moved; name %s in pyproject.toml and in the code that "
+                           "loads it", repo_id, target.repo_id, target.repo_id)
+            repo_id, revision, version = target.repo_id, target.revision, target.version
+            if repo_id in locks:
+                return
         _check_trust(repo_id, False, offline=False)
         ref = revision if revision is not None else _version_branch(repo_id, version)  # type: ignore[arg-type]
         commit = hub.commit_of(repo_id, ref)
@@ -404,7 +412,7 @@ def _find_lock(repo_id: str, lockfile: Optional[PathLike]) -> KernelLock:
         try:
             text, source = _read_lock_text(path), str(path)
         except FileNotFoundError:
-            raise LockError(f"{path}: no such lock file; run `kernels lock <project>` to write it") from None
+            raise LockFileNotFoundError(f"{path}: no such lock file; run `kernels lock <project>` to write it") from None
     else:
         text, source = _caller_lock()
     for lock in parse_lockfile(text, source):

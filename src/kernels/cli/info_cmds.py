@@ -64,18 +64,16 @@ def _info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    print(f"kernel:    {info['kernel']}")
+    print(f"kernel:    {info.get('repo_id') or info['path']}")
     if info.get("revision"):
         print(f"revision:  {info['revision']} ({info.get('commit') or 'commit unknown'})")
-    meta = info.get("metadata")
-    if meta:
-        for key in ("name", "version", "license", "id", "upstream"):
-            if meta.get(key) is not None:
-                print(f"{key + ':':<10} {meta[key]}")
-        if meta.get("python-depends"):
-            print(f"python-depends: {', '.join(meta['python-depends'])}")
-        for dep in meta.get("kernel-depends") or []:
-            print(f"kernel-depends: {dep}")
+    for key in ("name", "version", "license", "upstream", "source"):
+        if info.get(key) is not None:
+            print(f"{key + ':':<10} {info[key]}")
+    if info.get("kernels_minver"):
+        print(f"minimum kernels version: {info['kernels_minver']}")
+    if info.get("python_depends"):
+        print(f"python-depends: {', '.join(info['python_depends'])}")
     print(f"backends:  {', '.join(info['backends']) or 'none'}")
     print("variants:")
     for v in info["variants"]:

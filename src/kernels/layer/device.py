@@ -16,6 +16,7 @@ device type of a layer keeps its registrations in a *repository set*:
 from __future__ import annotations
 
 import functools
+import logging
 import numbers
 import sys
 from dataclasses import dataclass, field
@@ -118,6 +119,16 @@ class ROCMProperties(_CapabilityRange):
 _PROPERTY_TYPES = {"cuda": CUDAProperties, "rocm": ROCMProperties}
 
 
+#: Unknown device types already warned about in this process.
+_WARNED_TYPES: set = set()
+
+
+def unknown_device_type(device_type: object) -> str:
+    """The message for a device type that is not one of :data:`DEVICE_TYPES`."""
+    hint = " (Apple GPUs are 'mps')" if device_type == "metal" else ""
+    return f"unknown device type {device_type!r}; use one of {', '.join(DEVICE_TYPES)}{hint}"
+
+
 @dataclass(frozen=True)
 class Device:
     """A device type of a kernel mapping, for cuda and rocm optionally with a capability range.
@@ -131,20 +142,22 @@ class Device:
 
         >>> from kernels import CUDAProperties, Device
         >>> hopper = Device(type="cuda", properties=CUDAProperties(min_capability=90, max_capability=99))
-        >>> Device("metal")
-        Traceback (most recent call last):
-        ...
-        kernels.layer.errors.LayerMappingError: unknown device type 'metal'; use one of cpu, cuda, rocm, mps, xpu, npu, neuron, tpu (Apple GPUs are 'mps')
+        >>> Device("metal").type  # as in kernels 0.17.2, built (with a WARNING: Apple GPUs are 'mps')
+        'metal'
+
+    An unknown type is accepted, as kernels 0.17.2 does, with a WARNING on the ``kernels``
+    logger (a mapping for it never applies); :func:`kernels.register_kernel_mapping` and
+    :func:`kernels.kernelize` refuse unknown types.
     """
 
     type: str
     properties: Optional[Union[CUDAProperties, ROCMProperties]] = field(default=None)
 
     def __post_init__(self) -> None:
-        if self.type not in DEVICE_TYPES:
-            hint = " (Apple GPUs are 'mps')" if self.type == "metal" else ""
-            raise LayerMappingError(
-                f"unknown device type {self.type!r}; use one of {', '.join(DEVICE_TYPES)}{hint}")
+        if self.type not in DEVICE_TYPES and self.type not in _WARNED_TYPES:
+            _WARNED_TYPES.add(self.type)
+            logging.getLogger("kernels").warning("%s: a kernel mapping for it never applies",
+                                                 unknown_device_type(self.type))
         if self.properties is not None:
             wanted = _PROPERTY_TYPES.get(self.type)
             if wanted is None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Set, Tuple, Union
 from .device import DEVICE_TYPES, device_capability
 from .errors import LayerLoadError, LayerMappingError
 from .mapping import current_mapping
-from .mode import Mode, check_kernelize_mode, fallback_order
+from .mode import Mode, check_kernelize_mode, fallback_order, mode_label
 from .validate import validate_layer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -188,8 +188,9 @@ def _select(layer_name: str, device_type: str, mode: Mode) -> Tuple[Any, Mode]:
         if candidate in repos:
             return repos[candidate], candidate
     raise _NoKernel(KernelizeFallback.NO_COMPATIBLE_MODE,
-                    f"no kernel for layer {layer_name!r} on {device_type} is registered for mode {mode} (tried "
-                    f"{', '.join(str(m) for m in fallback_order(mode))}); register one for a usable mode")
+                    f"no kernel for layer {layer_name!r} on {device_type} is registered for mode "
+                    f"{mode_label(mode)} (tried {', '.join(mode_label(m) for m in fallback_order(mode))}); "
+                    "register one for a usable mode")
 
 
 def _check_mode_support(layer: type, layer_name: str, repo: Any, mode: Mode, registered: Mode) -> None:
@@ -204,11 +205,11 @@ def _check_mode_support(layer: type, layer_name: str, repo: Any, mode: Mode, reg
             continue
         if flag in registered:
             raise LayerMappingError(
-                f"kernel layer from {repo} {what} but is registered for {layer_name!r} with mode {registered}; "
-                f"register it for another mode")
+                f"kernel layer from {repo} {what} but is registered for {layer_name!r} with mode "
+                f"{mode_label(registered)}; register it for another mode")
         if flag in mode:
             raise _NoKernel(KernelizeFallback.NO_COMPATIBLE_MODE,
-                            f"kernel layer from {repo} {what}, which mode {mode} needs")
+                            f"kernel layer from {repo} {what}, which mode {mode_label(mode)} needs")
 
 
 def _kernelize_one(module: "nn.Module", layer_name: str, device_type: str, mode: Mode) -> Tuple[type, Any]:

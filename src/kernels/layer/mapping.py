@@ -15,9 +15,9 @@ import contextlib
 import contextvars
 from typing import Any, Dict, Iterator, Mapping, Optional, Union
 
-from .device import CapabilityRepos, Device, SingleRepos
+from .device import DEVICE_TYPES, CapabilityRepos, Device, SingleRepos, unknown_device_type
 from .errors import LayerMappingError
-from .mode import Mode, check_mapping_mode
+from .mode import Mode, check_mapping_mode, mode_label
 
 __all__ = ["current_mapping", "register_kernel_mapping", "use_kernel_mapping"]
 
@@ -66,6 +66,8 @@ def _merge(registry: _Registry, mapping: KernelMapping) -> None:
                 raise LayerMappingError(
                     f"kernel mapping for {layer_name!r}: devices must be device type strings or kernels.Device, "
                     f"got {device_key!r}")
+            if device.type not in DEVICE_TYPES:
+                raise LayerMappingError(f"kernel mapping for {layer_name!r}: {unknown_device_type(device.type)}")
             where = f"kernel mapping for {layer_name!r} on {device.type}"
             if isinstance(value, Mapping):
                 modes = {}
@@ -76,8 +78,8 @@ def _merge(registry: _Registry, mapping: KernelMapping) -> None:
             for mode, repo in modes.items():
                 if not _is_repository(repo):
                     raise LayerMappingError(
-                        f"{where}, mode {mode}: expected a repository (LayerRepository, LocalLayerRepository, ...), "
-                        f"got {repo!r}")
+                        f"{where}, mode {mode_label(mode)}: expected a repository (LayerRepository, "
+                        f"LocalLayerRepository, ...), got {repo!r}")
             if not modes:
                 raise LayerMappingError(f"{where}: no repository given")
             staged.append((layer_name, device, modes))

@@ -1,7 +1,7 @@
 """Kernelize modes and the order in which registered modes are tried.
 
->>> from kernels.layer.mode import Mode, fallback_order
->>> [str(m) for m in fallback_order(Mode.TRAINING)]
+>>> from kernels.layer.mode import Mode, fallback_order, mode_label
+>>> [mode_label(m) for m in fallback_order(Mode.TRAINING)]
 ['TRAINING', 'TRAINING | TORCH_COMPILE', 'FALLBACK']
 """
 
@@ -31,7 +31,7 @@ class Mode(enum.Flag):
 
         >>> from kernels import Mode
         >>> mode = Mode.INFERENCE | Mode.TORCH_COMPILE
-        >>> Mode.TORCH_COMPILE in mode, str(mode)
+        >>> Mode.TORCH_COMPILE in mode, mode_label(mode)
         (True, 'INFERENCE | TORCH_COMPILE')
     """
 
@@ -53,10 +53,13 @@ class Mode(enum.Flag):
                                     "kernel a mapping falls back to")
         return union
 
-    def __str__(self) -> str:
-        names = [m.name for m in (Mode.FALLBACK, Mode.INFERENCE, Mode.TRAINING, Mode.TORCH_COMPILE)
-                 if m in self]
-        return " | ".join(names) if names else "NONE"
+    # str() stays enum's own ("Mode.INFERENCE"), as in kernels 0.17.2; messages use mode_label.
+
+
+def mode_label(mode: Mode) -> str:
+    """A mode's flags for messages: ``"INFERENCE | TORCH_COMPILE"``."""
+    names = [m.name for m in (Mode.FALLBACK, Mode.INFERENCE, Mode.TRAINING, Mode.TORCH_COMPILE) if m in mode]
+    return " | ".join(names) if names else "NONE"
 
 
 _TC = Mode.TORCH_COMPILE
@@ -74,7 +77,7 @@ MAPPING_MODES = (Mode.FALLBACK, *_ORDER)
 
 
 def _describe(mode: object) -> str:
-    return str(mode) if isinstance(mode, Mode) else repr(mode)
+    return mode_label(mode) if isinstance(mode, Mode) else repr(mode)
 
 
 def check_kernelize_mode(mode: object) -> Mode:
@@ -98,7 +101,7 @@ def check_kernelize_mode(mode: object) -> Mode:
             why = "it must contain Mode.INFERENCE or Mode.TRAINING"
         raise LayerMappingError(
             f"kernelize: mode {_describe(mode)} is not valid: {why}; use one of "
-            + ", ".join(str(m) for m in _ORDER))
+            + ", ".join(mode_label(m) for m in _ORDER))
     return mode
 
 
@@ -108,7 +111,7 @@ def check_mapping_mode(mode: object, where: str) -> Mode:
     if not isinstance(mode, Mode) or mode not in MAPPING_MODES:
         raise LayerMappingError(
             f"{where}: cannot register a kernel for mode {_describe(mode)}; use one of "
-            + ", ".join(str(m) for m in MAPPING_MODES))
+            + ", ".join(mode_label(m) for m in MAPPING_MODES))
     return mode
 
 

@@ -202,6 +202,7 @@ def _highest_matching(repo_id: str, text: str) -> int:
     from ..errors import HubError  # noqa: PLC0415
 
     spec = _specifier(text, repo_id)
+    repo_id = hub.follow_redirect(repo_id, None, None, offline=hub.offline()).repo_id  # its versions count
     try:
         versions = hub.version_branches(repo_id)
     except HubError as exc:
