@@ -96,7 +96,8 @@ def test_pip_install_kernels_brings_the_runtime_only(light_venv: Path) -> None:
                             capture_output=True, text=True, env=clean_env()).stdout
     installed = {p["name"].lower().replace("_", "-") for p in json.loads(listed)}
     assert {"kernels", "huggingface-hub", "packaging"} <= installed
-    assert not installed & {"torch", "cmake", "ninja", "scikit-build-core", "auditwheel", "abi3audit", "wheel"}
+    assert not installed & {"torch", "cmake", "ninja", "scikit-build-core", "auditwheel", "abi3audit", "wheel",
+                            "sigstore"}
 
     code = ("import kernels, kernels.lock, kernels.layer, kernels.selection, kernels.convert, kernels.upload; "
             "from kernels import get_kernel, has_kernel, kernelize, LayerRepository; print('ok')")
@@ -127,3 +128,7 @@ def test_build_only_work_without_the_build_extra_names_it(light_venv: Path, relu
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "needs auditwheel, abi3audit" in proc.stderr + proc.stdout and "kernels[build]" in proc.stderr + proc.stdout
     assert os.path.isdir(tmp_path / "tree" / "build")
+    for args in (["verify-signature", "--all-variants", str(tmp_path / "tree")], ["sign", str(tmp_path / "tree")]):
+        proc = subprocess.run([str(kernels_cli), *args], capture_output=True, text=True, env=clean_env())
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert "pip install 'kernels[sigstore]'" in proc.stderr, proc.stderr

@@ -55,6 +55,7 @@ __all__ = [
     "KernelRedirectError",
     "KernelRepositoryNotFoundError",
     "KernelRevisionNotFoundError",
+    "KernelSignatureError",
     "KernelTreeError",
     "KernelVersionNotFoundError",
     "KernelWheelError",
@@ -322,6 +323,16 @@ class KernelIntegrityError(KernelsError, RuntimeError):
     files and how to fetch them again::
 
         >>> isinstance(KernelIntegrityError("relu: _ops.py was modified"), RuntimeError)
+        True
+    """
+
+
+class KernelSignatureError(KernelIntegrityError):
+    """Signature verification was asked for and the variant does not verify: unsigned, a bad
+    bundle or signature, a signer no policy accepts, or files that differ from the signed
+    digest (:mod:`kernels.signatures`). Nothing of the kernel was imported::
+
+        >>> isinstance(KernelSignatureError("relu: not signed"), RuntimeError)
         True
     """
 

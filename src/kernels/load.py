@@ -153,6 +153,7 @@ def get_kernel(
     user_agent: UserAgent = None,
     trust_remote_code: TrustRemoteCode = False,
     check_arch: bool = True,
+    verify_signature: Optional[bool] = None,
 ) -> ModuleType:
     """Load a kernel from the Hugging Face Hub (or the cache, or ``LOCAL_KERNELS``).
 
@@ -167,6 +168,10 @@ def get_kernel(
         trust_remote_code: ``False``: only repositories of trusted kernel publishers;
             ``True``: any; a list of repo ids: these too.
         check_arch: refuse a variant not compiled for this GPU.
+        verify_signature: check the variant's sigstore signature and signed digest before
+            importing it (and the kernels it depends on); ``None`` (default): only when
+            ``KERNELS_VERIFY_SIGNATURES=1``. A cached variant is verified once. Needs
+            ``kernels[sigstore]``; ``LOCAL_KERNELS`` and local kernels are not checked.
 
     Returns:
         The kernel module (``sys.modules[metadata.id]``); the same object on every call.
@@ -178,7 +183,9 @@ def get_kernel(
         FileNotFoundError: no variant fits this environment (the message lists them all, with
             reasons), or, offline, the kernel is not cached.
         ImportError: a ``python-depends`` package is missing.
-        RuntimeError: the kernel needs a newer ``kernels`` or another GPU architecture.
+        RuntimeError: the kernel needs a newer ``kernels`` or another GPU architecture;
+            :class:`~kernels.errors.KernelSignatureError` when a signature check was asked for
+            and fails.
 
     Example::
 
@@ -190,7 +197,8 @@ def get_kernel(
         >>> activation.silu_and_mul(out, x)                                     # doctest: +SKIP
     """
     return _get_kernel(repo_id, revision=revision, version=version, backend=backend, user_agent=user_agent,
-                       trust_remote_code=trust_remote_code, check_arch=check_arch, chain=())
+                       trust_remote_code=trust_remote_code, check_arch=check_arch, chain=(),
+                       verify_signature=verify_signature)
 
 
 def has_kernel(
@@ -333,7 +341,7 @@ def get_kernel_variants(
 
 def _get_kernel(repo_id: str, *, revision: Optional[str], version: Optional[int], backend: Optional[str],
                 user_agent: UserAgent, trust_remote_code: TrustRemoteCode, check_arch: bool,
-                chain: Tuple[str, ...]) -> ModuleType:
+                chain: Tuple[str, ...], verify_signature: Optional[bool] = None) -> ModuleType:
     _check_version_args(repo_id, version, revision)
     if repo_id in chain:
         raise ValueError(f"kernel dependency cycle: {' -> '.join(chain + (repo_id,))}")
@@ -343,7 +351,7 @@ def _get_kernel(repo_id: str, *, revision: Optional[str], version: Optional[int]
         logger.info("loading %s from %s (LOCAL_KERNELS)", repo_id, local)
         variant_dir, metadata, _ = _select_local(local, backend)
         return _load(variant_dir, metadata, None, backend=backend, trust_remote_code=trust_remote_code,
-                     user_agent=user_agent, chain=chain)
+                     user_agent=user_agent, chain=chain, verify_signature=verify_signature)
     resolved = _resolve_hub(repo_id, revision=revision, version=version, backend=backend, user_agent=user_agent,
                             trust_remote_code=trust_remote_code, local_files_only=False, fetch="all")
     assert resolved.variant_dir is not None and resolved.metadata is not None and resolved.commit
@@ -355,7 +363,8 @@ def _get_kernel(repo_id: str, *, revision: Optional[str], version: Optional[int]
         _check_gpu_arch(resolved.metadata)
     return _load(resolved.variant_dir, resolved.metadata, RepoInfo(resolved.repo_id, resolved.commit),
                  backend=backend,
-                 trust_remote_code=trust_remote_code, user_agent=user_agent, chain=chain)
+                 trust_remote_code=trust_remote_code, user_agent=user_agent, chain=chain,
+                 verify_signature=verify_signature)
 
 
 def _resolve_hub(repo_id: str, *, revision: Optional[str], version: Optional[int], backend: Optional[str],
@@ -676,10 +685,16 @@ def _local_override(repo_id: str) -> Optional[Path]:
 
 
 def _load(variant_dir: Path, metadata: Metadata, repo_info: Optional[RepoInfo], *, backend: Optional[str],
-          trust_remote_code: TrustRemoteCode, user_agent: UserAgent, chain: Tuple[str, ...]) -> ModuleType:
+          trust_remote_code: TrustRemoteCode, user_agent: UserAgent, chain: Tuple[str, ...],
+          verify_signature: Optional[bool] = None) -> ModuleType:
     module = loaded_module(variant_dir)
     if module is not None:
         return module
+    if repo_info is not None:  # from the Hub (local kernels are the user's own)
+        from .signatures import require_valid_signature, signatures_wanted  # noqa: PLC0415
+
+        if signatures_wanted(verify_signature):
+            require_valid_signature(variant_dir, hub.cache_root())
     check_python_depends(metadata, source=str(variant_dir / METADATA_FILENAME))
     check_kernels_minver(metadata)
     warn_if_dirty(metadata)
@@ -688,7 +703,8 @@ def _load(variant_dir: Path, metadata: Metadata, repo_info: Optional[RepoInfo], 
         dep_id = dep["repo-id"]
         dependencies[dep_id] = _get_kernel(
             dep_id, revision=dep.get("revision"), version=dep.get("version"), backend=backend,
-            user_agent=user_agent, trust_remote_code=trust_remote_code, check_arch=True, chain=chain)
+            user_agent=user_agent, trust_remote_code=trust_remote_code, check_arch=True, chain=chain,
+            verify_signature=verify_signature)
     return import_variant(variant_dir, metadata, repo_info=repo_info, dependencies=dependencies)
 
 

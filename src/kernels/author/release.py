@@ -65,11 +65,14 @@ def release(
     config_settings: Sequence[str] = (),
     private: bool = False,
     python: str = sys.executable,
+    sign: bool = False,
     echo: Callable[[str], None] = print,
 ) -> ReleaseResult:
     """Release the kernel in ``root``; see the module docstring. ``config_settings`` are
-    ``-C`` settings for the build (``kernels.compliance=warn``, ...); ``echo`` receives the
-    progress lines. Raises :class:`AuthoringError` when a step fails."""
+    ``-C`` settings for the build (``kernels.compliance=warn``, ...); ``sign`` signs each
+    variant's metadata.json with the CI job's sigstore identity after the check
+    (:func:`kernels.author.sign.sign_tree`); ``echo`` receives the progress lines. Raises
+    :class:`AuthoringError` when a step fails."""
     root = Path(root).resolve()
     config = load_config(root)
     general = config.general
@@ -82,6 +85,11 @@ def release(
         # Minutes of building are wasted if the upload is refused at the end: ask the Hub first.
         user = hub.check_write_access(repo_id)
         echo(f"[0/{STEPS}] token: {user} may write to {repo_id}")
+    identity_token = None
+    if sign:  # before minutes of building: is there an identity to sign with?
+        from .sign import ambient_identity_token  # noqa: PLC0415
+
+        identity_token = ambient_identity_token()
     staging = root / STAGING
     if staging.exists():
         shutil.rmtree(staging)
@@ -102,6 +110,10 @@ def release(
         echo(f"      {line}")
     if not report.ok:
         raise AuthoringError(f"check failed for {tree} (verdicts above); nothing was uploaded")
+    if sign:
+        from .sign import sign_tree  # noqa: PLC0415
+
+        sign_tree(tree, identity_token=identity_token, echo=echo)
 
     echo(f"[4/{STEPS}] card: fill CARD.md for {repo_id}")
     card = _fill_card(root, tree, repo_id, variant_dirs[0])

@@ -16,10 +16,11 @@ import sys
 from typing import Callable, List, Optional
 
 from .. import __version__
-from . import author_cmds, benchmark_cmds, check_cmds, convert_cmds, hub_cmds, info_cmds, lock_cmds
+from . import author_cmds, benchmark_cmds, check_cmds, convert_cmds, hub_cmds, info_cmds, lock_cmds, verify_cmds
 
 #: Subcommand modules; each has ``register(subparsers)`` adding its commands.
-COMMAND_MODULES = (convert_cmds, hub_cmds, check_cmds, info_cmds, lock_cmds, benchmark_cmds, author_cmds)
+COMMAND_MODULES = (convert_cmds, hub_cmds, check_cmds, verify_cmds, info_cmds, lock_cmds, benchmark_cmds,
+                   author_cmds)
 
 
 def build_parser() -> argparse.ArgumentParser:

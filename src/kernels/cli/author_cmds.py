@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -94,7 +95,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--private", action="store_true", help="create the repository as private")
     p.add_argument("-C", "--config-setting", dest="config_settings", action="append", default=[],
                    metavar="KEY=VALUE", help="build setting passed to pip wheel, e.g. kernels.compliance=warn")
+    p.add_argument("--sign", action="store_true",
+                   help="sign each variant's metadata.json with sigstore (the CI job's OIDC identity; "
+                   "needs kernels[sigstore]) and upload the bundles")
     p.set_defaults(handler=_release)
+
+    p = subparsers.add_parser(
+        "sign",
+        help="sign each variant's metadata.json with sigstore (in CI)",
+        description="Write metadata.json.sigstore next to the metadata.json of every variant under DIR (a "
+        "tree from kernels from-wheel, its build/, or one variant): a sigstore bundle made with the OIDC "
+        "identity of the CI job (GitHub Actions with `permissions: id-token: write`) or --identity-token. "
+        "`kernels upload` then uploads the bundles; `kernels verify-signature` checks them. Needs "
+        "kernels[sigstore] and network access to sigstore.",
+    )
+    p.add_argument("path", metavar="DIR", help="a kernel tree, its build/ directory or one variant")
+    p.add_argument("--identity-token", default=os.environ.get("SIGSTORE_ID_TOKEN"), metavar="TOKEN",
+                   help="an OIDC token (default: $SIGSTORE_ID_TOKEN, else the CI job's ambient credential)")
+    p.add_argument("--staging", action="store_true", help="use sigstore's staging instance (for trials)")
+    p.set_defaults(handler=_sign)
 
     p = subparsers.add_parser(
         "fill-card",
@@ -198,7 +217,20 @@ def _release(args: argparse.Namespace) -> int:
         print(line, flush=True)
 
     release(args.path, repo_id=args.repo_id, branch=args.branch, dry_run=args.dry_run,
-            config_settings=args.config_settings, private=args.private, echo=echo)
+            config_settings=args.config_settings, private=args.private, sign=args.sign, echo=echo)
+    return 0
+
+
+def _sign(args: argparse.Namespace) -> int:
+    from ..author.sign import sign_tree
+
+    path = Path(args.path)
+    if not path.exists():
+        from ..errors import KernelsError
+
+        raise KernelsError(f"{path}: no such file or directory")
+    written = sign_tree(path, identity_token=args.identity_token, staging=args.staging)
+    print(f"signed {len(written)} variant(s)")
     return 0
 
 
