@@ -207,3 +207,35 @@ def test_a_repository_without_the_file_loads_as_before(hub_server, tmp_path: Pat
     repo_id = _publish(tmp_path, "stays", 3)
     assert get_kernel(repo_id, version=1, backend="cpu").VALUE == 3
     assert redirect.follow(repo_id, None, 1, offline=False) == redirect.Target(repo_id, None, 1)
+
+
+def test_info_follows_the_redirect_and_its_revision(hub_server, hub_api, tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    from kernels.info import kernel_info
+
+    hub_server.set_trusted_publisher(ORG)
+    _publish(tmp_path, "infodest", 1, version=1)
+    _publish(tmp_path, "infodest", 2, version=2)
+    _status(hub_api, f"{ORG}/infosrc", f'kind = "redirect"\ndestination = "{ORG}/infodest"\nrevision = "v2"\n')
+    with caplog.at_level(logging.INFO, logger="kernels"):
+        info = kernel_info(f"{ORG}/infosrc", version=1, backend="cpu")
+    assert (info["repo_id"], info["revision"]) == (f"{ORG}/infodest", "v2")
+    assert "is available" not in caplog.text, caplog.text
+
+
+def test_check_and_to_wheel_follow_the_redirect(moved: str, tmp_path: Path) -> None:
+    from kernels import hub
+
+    snapshot = hub.download_tree(moved, version=2)
+    assert f"kernels--{ORG}--new" in str(snapshot) and (snapshot / "build" / "torch-cpu").is_dir()
+
+
+def test_check_of_a_redirected_repository_and_of_one_without_build(moved: str, hub_api) -> None:
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    proc = subprocess.run([sys.executable, "-m", "kernels.cli", "check", moved], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert "torch-cpu" in proc.stdout and "redirected to" in proc.stderr, proc.stderr
+    hub_api.create_repo(f"{ORG}/readme-only", repo_type="kernel")
+    proc = subprocess.run([sys.executable, "-m", "kernels.cli", "check", f"{ORG}/readme-only"], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert proc.returncode == 1 and "has no build/ folder" in proc.stderr and "Traceback" not in proc.stderr

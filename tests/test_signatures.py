@@ -290,3 +290,15 @@ def test_release_with_sign_stops_before_building_without_an_identity(tmp_path: P
     finally:
         os.environ.update(saved)
     assert not any(line.startswith("[1/") for line in lines), lines
+
+
+def test_empty_directories_and_bad_workflows_are_named(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    (empty / "build").mkdir(parents=True)
+    proc = _sign_cli(str(empty))
+    assert proc.returncode == 1 and "no build variants to sign" in proc.stderr
+    for args in ([str(empty)], ["--all-variants", str(empty)]):
+        proc = _cli(*args)
+        assert proc.returncode == 1 and "no build variants to verify" in proc.stderr, proc.stderr
+    proc = _cli("--github-repo", "my-org/k", "--workflow", "notaurl", str(_signed_dir(tmp_path)))
+    assert proc.returncode == 1 and "expected a workflow of my-org/k at a ref" in proc.stderr

@@ -75,6 +75,8 @@ def sign_tree(tree: Union[str, Path], *, identity_token: Optional[str] = None, s
     from ..metadata import Metadata  # noqa: PLC0415
 
     variants = variant_dirs(tree)
+    if not variants:
+        raise AuthoringError(f"{tree}: no build variants to sign")
     for variant in variants:  # refuse before the first signature: nothing is signed half
         try:
             metadata = Metadata.read_from_file(variant / METADATA_FILENAME)

@@ -40,6 +40,9 @@ def _check(args: argparse.Namespace) -> int:
             raise KernelsError(f"{args.source}: no such file or directory (nor a Hub repository id ORG/NAME)") \
                 from None
         source = hub.download_tree(args.source, revision=args.revision)
+        if not (source / "build").is_dir():
+            raise KernelsError(f"{args.source} ({args.revision or 'the highest v<N> branch, else main'}) has no "
+                               "build/ folder: nothing to check (give --revision of a branch with variants)")
     report = check_tree(source, policy=args.manylinux, python_abi=(major, minor), hub_snapshot=from_hub)
     print(report.describe())
     return 0 if report.ok else 1

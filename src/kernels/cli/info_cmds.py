@@ -38,13 +38,14 @@ def _versions(args: argparse.Namespace) -> int:
     from ..load import get_kernel_variants
     from ..selection import VariantAccepted
 
-    versions = hub.version_branches(args.repo_id)
+    repo_id = hub.follow_redirect(args.repo_id, None, None, offline=hub.offline()).repo_id
+    versions = hub.version_branches(repo_id)
     if not versions:
-        print(f"{args.repo_id} has no version branches (v<N>)")
+        print(f"{repo_id} has no version branches (v<N>)")
         return 0
     for version in versions:
         print(f"Version {version} (branch v{version}):")
-        decisions = get_kernel_variants(args.repo_id, version=version, backend=args.backend)
+        decisions = get_kernel_variants(repo_id, version=version, backend=args.backend)
         if not decisions:
             print("  (no variants)")
         first = True

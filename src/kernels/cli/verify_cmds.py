@@ -18,8 +18,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "sigstore-python: pip install 'kernels[sigstore]'.",
     )
     p.add_argument("--all-variants", action="store_true", help="verify every variant, not only this environment's")
-    p.add_argument("--filter-unsigned", action="store_true", help="skip unsigned variants")
-    p.add_argument("--filter-no-digest", action="store_true", help="skip variants whose metadata has no digest")
+    p.add_argument("--filter-unsigned", action="store_true", help="skip unsigned variants (no line is printed)")
+    p.add_argument("--filter-no-digest", action="store_true",
+                   help="skip signed variants whose metadata has no digest (or no metadata.json); unsigned "
+                   "variants are reported as unsigned first, as in kernels 0.17.2")
     p.add_argument("--github-repo", metavar="ORG/REPO",
                    help="accept signatures of this GitHub repository's workflows instead of the default signers")
     p.add_argument("--workflow", action="append", default=[], metavar="URI",
@@ -41,6 +43,11 @@ def _verify(args: argparse.Namespace) -> int:
 
         if not (args.github_repo and args.workflow):
             raise KernelsError("--github-repo and --workflow go together: the repository and its signing workflows")
+        prefix = f"https://github.com/{args.github_repo}/.github/workflows/"
+        for uri in args.workflow:
+            if not uri.startswith(prefix) or "@" not in uri[len(prefix):]:
+                raise KernelsError(f"--workflow {uri!r}: expected a workflow of {args.github_repo} at a ref, "
+                                   f"{prefix}<file>@<ref> (e.g. @refs/heads/main)")
         policies = [GitHubWorkflowPolicy(repo_id=args.github_repo, signer_uris=args.workflow)]
     variants = _variant_dirs(args)
     if not variants:
@@ -75,6 +82,8 @@ def _variant_dirs(args: argparse.Namespace) -> List[Path]:
         from ..selection import best_variant  # noqa: PLC0415
 
         build, decisions = local_variant_decisions(target, None)
+        if not decisions:
+            return []
         best = best_variant(decisions)
         if best is None:
             raise KernelsError(f"{args.target}: no variant fits this environment; --all-variants verifies them all")

@@ -59,9 +59,15 @@ def download_tree(
     variants: Optional[Sequence[str]] = None,
 ) -> Path:
     """Download ``build/`` (or only some variants) of a kernel repo into the cache; return
-    the snapshot directory (which holds ``build/<variant>/``)."""
+    the snapshot directory (which holds ``build/<variant>/`` unless the revision has none).
+    A ``kernel-status.toml`` redirect of ``repo_id`` is followed."""
     from huggingface_hub import snapshot_download  # noqa: PLC0415
 
+    from .client import offline  # noqa: PLC0415
+    from .redirect import follow  # noqa: PLC0415
+
+    target = follow(repo_id, revision, version, offline=offline())
+    repo_id, revision, version = target.repo_id, target.revision, target.version
     rev = resolve_revision(repo_id, version=version, revision=revision)
     patterns = [f"build/{v}/*" for v in variants] if variants else ["build/*"]
     path = hub_call(
