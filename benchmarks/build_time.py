@@ -74,6 +74,11 @@ SCRUB_ENV = (
 )
 
 
+#: Our settings that pass to both runs: the compliance gate (a GPU machine's glibc may need it
+#: as a warning) and nvcc's threads (``KERNELS_BUILD_NVCC_THREADS=1`` measures without them).
+KEPT_SETTINGS = ("KERNELS_BUILD_COMPLIANCE", "KERNELS_BUILD_NVCC_THREADS")
+
+
 class BenchError(Exception):
     """A build failed or the environment cannot run a case; the message says which."""
 
@@ -125,9 +130,9 @@ def log(message: str) -> None:
 def build_env(python: Path, jobs: int, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     """The environment both sides build in: the venv's bin first on PATH (cmake, ninja), the
     same job count, no compiler cache, no pip version check. Of our KERNELS_BUILD_* settings
-    only the compliance gate passes (a GPU machine's glibc may need it as a warning)."""
+    only :data:`KEPT_SETTINGS` pass."""
     env = {k: v for k, v in os.environ.items()
-           if k not in SCRUB_ENV and (not k.startswith("KERNELS_BUILD_") or k == "KERNELS_BUILD_COMPLIANCE")}
+           if k not in SCRUB_ENV and (not k.startswith("KERNELS_BUILD_") or k in KEPT_SETTINGS)}
     venv_bin = str(python.parent)  # not resolved: the venv's bin, not the base interpreter's
     env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
     env["VIRTUAL_ENV"] = str(python.parent.parent)

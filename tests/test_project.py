@@ -422,6 +422,36 @@ def test_cuda_cmakelists(repo: Path, torches: Dict[str, TorchInfo]) -> None:
     assert 'FILES "__init__.py" "layers.py"' in cmake
 
 
+def test_nvcc_compiles_the_archs_of_a_file_in_parallel(repo: Path, torches: Dict[str, TorchInfo],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NVCC_THREADS", raising=False)
+    monkeypatch.setenv("CMAKE_BUILD_PARALLEL_LEVEL", "16")
+    cmake = render_cmakelists(plan_for(repo, torches["cuda"], "cuda"))
+    # three -gencode targets (sm_80, sm_90a, compute_90a): three threads; 16 jobs / 3 threads
+    # (when the memory holds 16 threads) = 5 CUDA compiles at once
+    assert '"-lineinfo" "--threads=3"' in components(cmake)["act_cuda"]
+    pool = re.search(r"set_property\(GLOBAL APPEND PROPERTY JOB_POOLS kernels_cuda=(\d+)\)", cmake)
+    from kernels_build.parallelism import memory_threads
+
+    assert pool and int(pool[1]) == max(1, min(16, memory_threads() or 16) // 3)
+    assert "set_property(TARGET act_cuda PROPERTY JOB_POOL_COMPILE kernels_cuda)" in cmake
+    monkeypatch.setenv("CMAKE_BUILD_PARALLEL_LEVEL", "2")
+    assert '"--threads=2"' in components(render_cmakelists(plan_for(repo, torches["cuda"], "cuda")))["act_cuda"]
+    for settings, env in (({"nvcc_threads": 1}, None), ({}, "4")):
+        if env:
+            monkeypatch.setenv("NVCC_THREADS", env)  # the existing builder's variable: cmake/cuda.cmake applies it
+        cmake = render_cmakelists(plan_for(repo, torches["cuda"], "cuda", **settings))
+        assert "--threads" not in components(cmake)["act_cuda"] and "JOB_POOLS" not in cmake
+
+
+def test_nvcc_threads_setting_is_validated() -> None:
+    assert BuildSettings.from_config_settings({"kernels.nvcc-threads": "auto"}).nvcc_threads is None
+    assert BuildSettings.from_config_settings({"kernels.nvcc-threads": "6"}).nvcc_threads == 6
+    for bad in ("0", "-1", "many"):
+        with pytest.raises(ConfigError, match="neither 'auto' nor a thread count"):
+            BuildSettings.from_config_settings({"kernels.nvcc-threads": bad})
+
+
 def test_rocm_cmakelists(repo: Path, torches: Dict[str, TorchInfo]) -> None:
     plan = plan_for(repo, torches["rocm"], "rocm")
     cmake = render_cmakelists(plan)

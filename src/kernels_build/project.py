@@ -14,12 +14,14 @@ Files are only rewritten when their content changes, so ninja sees no change on 
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional
+from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 from kernels.python_depends import PYTHON_DEPENDS_PIP, pip_requirements  # noqa: F401 (re-exported)
 
+from . import parallelism
 from .compiler_cache import find_compiler_cache
 from .config import Torch
 from .cuda_archs import gencode_flags
@@ -363,6 +365,8 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
     ]
     all_sources = [*framework.src, *(s for kernel in plan.kernels for s in kernel.src)]
     ops_name_at_load = registration_mode(root, all_sources) == "runtime"
+    jobs, memory = parallelism.build_jobs(), parallelism.memory_threads()
+    threaded: List[Tuple[str, int]] = []  # CUDA components compiled with nvcc --threads
     for kernel in plan.kernels:
         if plan.backend == "cuda" and kernel.name not in plan.cuda_capabilities:
             out.append(f"# kernel.{kernel.name} skipped: it needs a newer CUDA toolkit (cuda-minver)")
@@ -380,7 +384,14 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
         if kernel.cxx_flags:
             args.append("  CXX_FLAGS " + " ".join(_q(f) for f in kernel.cxx_flags))
         if plan.backend == "cuda":
-            flags = [*gencode_flags(plan.cuda_capabilities[kernel.name]), *kernel.cuda_flags]
+            gencode = gencode_flags(plan.cuda_capabilities[kernel.name])
+            flags = [*gencode, *kernel.cuda_flags]
+            # The archs of one file in parallel (NVCC_THREADS, as the existing builder reads it,
+            # is applied to every CUDA file by cmake/cuda.cmake instead).
+            threads = parallelism.nvcc_threads(len(gencode), plan.settings.nvcc_threads, jobs, memory)
+            if threads > 1 and "NVCC_THREADS" not in os.environ and _compiles_cuda(kernel.src):
+                flags.append(f"--threads={threads}")
+                threaded.append((_cmake_id(kernel.name), threads))
             args.append("  CUDA_FLAGS " + " ".join(_q(f) for f in flags))
         elif plan.backend == "rocm":
             # kernel_add_hip_component (cmake/rocm.cmake) compiles .cu/.hip sources as HIP.
@@ -395,6 +406,12 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
         out += args + [")"]
         if not ops_name_at_load and mentions_ops_name(root, kernel.src):
             out.append(f"kernel_use_ops_name({_cmake_id(kernel.name)})")
+    if threaded:
+        # CUDA compiles times nvcc threads stay within the jobs and the memory (Ninja only).
+        pool = parallelism.cuda_pool_size(max(t for _, t in threaded), jobs, memory)
+        out.append(f"set_property(GLOBAL APPEND PROPERTY JOB_POOLS {parallelism.CUDA_JOB_POOL}={pool})")
+        out += [f"set_property(TARGET {name} PROPERTY JOB_POOL_COMPILE {parallelism.CUDA_JOB_POOL})"
+                for name, _ in threaded]
     ext = ["kernel_add_extension(" + ("OPS_NAME_AT_LOAD" if ops_name_at_load else "")]
     ext.append("  SOURCES " + " ".join(_q(root / s) for s in _compiled(framework.src)))
     if framework.include:
@@ -463,6 +480,10 @@ def _xpu_preamble(plan: BuildPlan) -> List[str]:
 
 
 _HEADER_SUFFIXES = {".h", ".hh", ".hpp", ".hxx", ".cuh", ".inc", ".inl"}
+
+
+def _compiles_cuda(sources: Iterable[str]) -> bool:
+    return any(s.endswith(".cu") for s in sources)
 
 
 def _compiled(sources: Iterable[str]) -> List[str]:

@@ -22,6 +22,9 @@ kernels.compiler-cache     KERNELS_BUILD_COMPILER_CACHE     ``auto`` (ccache/scc
                                                             ``ccache``, ``sccache`` or ``off``
 kernels.cuda-toolchain     KERNELS_BUILD_CUDA_TOOLCHAIN     ``auto``, ``system`` (an installed nvcc)
                                                             or ``pip`` (nvcc from PyPI packages)
+kernels.nvcc-threads       KERNELS_BUILD_NVCC_THREADS       ``auto`` (one nvcc thread per arch of a
+                                                            file, within jobs and memory) or N
+                                                            (1: archs one after the other)
 kernels.<lib>-dir          KERNELS_BUILD_<LIB>_DIR          a source tree of a ``depends`` library
                                                             (<lib>: cutlass, sycl-tla, metal-cpp;
                                                             also CUTLASS_SRC_DIR, SYCL_TLA_SRC_DIR)
@@ -55,7 +58,7 @@ DEPENDENCY_LIBRARIES = ("cutlass", "sycl-tla", "metal-cpp")
 
 _KEYS = (
     "backend", "torch-version", "compliance", "policy", "cuda-capabilities", "unique-id",
-    "compiler-cache", "cuda-toolchain", "deps-cache", "build-dir",
+    "compiler-cache", "cuda-toolchain", "nvcc-threads", "deps-cache", "build-dir",
     *(f"{lib}-{what}" for lib in DEPENDENCY_LIBRARIES for what in ("dir", "url")),
 )
 
@@ -76,6 +79,8 @@ class BuildSettings:
     unique_id: Optional[str] = None
     compiler_cache: str = "auto"
     cuda_toolchain: str = "auto"
+    #: nvcc ``--threads`` per CUDA file (None: ``auto``, see :mod:`kernels_build.parallelism`)
+    nvcc_threads: Optional[int] = None
     #: library (cutlass, sycl-tla, metal-cpp) -> a source tree given with ``kernels.<lib>-dir``
     dependency_dirs: Mapping[str, str] = field(default_factory=dict)
     #: library -> where to fetch it from instead of upstream (``kernels.<lib>-url``)
@@ -115,6 +120,7 @@ class BuildSettings:
             unique_id=_unique_id(raw.get("unique-id")),
             compiler_cache=_choice("compiler-cache", raw.get("compiler-cache", "auto"), COMPILER_CACHES),
             cuda_toolchain=_choice("cuda-toolchain", raw.get("cuda-toolchain", "auto"), CUDA_TOOLCHAINS),
+            nvcc_threads=_nvcc_threads(raw.get("nvcc-threads")),
             dependency_dirs={lib: raw[f"{lib}-dir"] for lib in DEPENDENCY_LIBRARIES if raw.get(f"{lib}-dir")},
             dependency_urls={lib: raw[f"{lib}-url"] for lib in DEPENDENCY_LIBRARIES if raw.get(f"{lib}-url")},
             deps_cache=raw.get("deps-cache") or None,
@@ -131,6 +137,15 @@ def _choice(name: str, value: str, allowed: Tuple[str, ...]) -> str:
     if value not in allowed:
         raise _error(_PREFIX + name, f"{value!r} is not one of {', '.join(allowed)}")
     return value
+
+
+def _nvcc_threads(value: Optional[str]) -> Optional[int]:
+    if value is None or value.strip() == "auto":
+        return None
+    text = value.strip()
+    if not text.isdigit() or int(text) < 1:
+        raise _error(_PREFIX + "nvcc-threads", f"{value!r} is neither 'auto' nor a thread count such as 4")
+    return int(text)
 
 
 def _backend(value: Optional[str]) -> Optional[str]:

@@ -1,0 +1,67 @@
+"""How parallel a build runs: ninja's jobs, and nvcc's threads per CUDA file.
+
+nvcc compiles the archs of one ``.cu`` file one after the other unless given ``--threads``;
+for a kernel with few CUDA files that sequence is the whole critical path of the build. With
+``kernels.nvcc-threads=auto`` (the default) each CUDA component's files get one nvcc thread
+per target of its ``-gencode`` list, and CUDA compiles share a ninja job pool sized so that
+CUDA compiles times threads stay within the job count and the memory available (about
+:data:`MEMORY_PER_THREAD` per thread: cicc and ptxas on template-heavy sources are large).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+#: Memory budgeted per concurrent nvcc thread (bytes).
+MEMORY_PER_THREAD = 2 << 30
+#: The ninja job pool of CUDA compiles (CMake's JOB_POOL_COMPILE).
+CUDA_JOB_POOL = "kernels_cuda"
+
+
+def build_jobs() -> int:
+    """Parallel build jobs: ``CMAKE_BUILD_PARALLEL_LEVEL`` when set (as scikit-build-core and
+    CMake read it), else the CPUs this process may use."""
+    value = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def memory_threads(meminfo: str = "/proc/meminfo") -> Optional[int]:
+    """How many nvcc threads the available memory holds (None when it cannot be read)."""
+    try:
+        with open(meminfo, encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return max(1, int(line.split()[1]) * 1024 // MEMORY_PER_THREAD)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def nvcc_threads(targets: int, setting: Optional[int], jobs: int, memory: Optional[int]) -> int:
+    """Threads for one CUDA component's files: ``setting`` when given (1: sequential), else
+    one per ``-gencode`` target, within ``jobs`` and ``memory`` (threads the memory holds).
+
+    >>> nvcc_threads(3, None, jobs=16, memory=60), nvcc_threads(3, None, jobs=2, memory=60)
+    (3, 2)
+    >>> nvcc_threads(3, 1, jobs=16, memory=60), nvcc_threads(1, None, jobs=16, memory=None)
+    (1, 1)
+    """
+    if setting is not None:
+        return setting
+    return max(1, min(targets, jobs, memory if memory is not None else jobs))
+
+
+def cuda_pool_size(threads: int, jobs: int, memory: Optional[int]) -> int:
+    """CUDA compiles at once, so that they times ``threads`` fit the jobs and the memory.
+
+    >>> cuda_pool_size(3, jobs=16, memory=60), cuda_pool_size(4, jobs=16, memory=6)
+    (5, 1)
+    """
+    budget = min(jobs, memory) if memory is not None else jobs
+    return max(1, budget // max(1, threads))
