@@ -690,11 +690,10 @@ def _load(variant_dir: Path, metadata: Metadata, repo_info: Optional[RepoInfo], 
     module = loaded_module(variant_dir)
     if module is not None:
         return module
-    if repo_info is not None:  # from the Hub (local kernels are the user's own)
-        from .signatures import require_valid_signature, signatures_wanted  # noqa: PLC0415
+    if repo_info is not None and _signatures_wanted(verify_signature):  # local kernels are the user's own
+        from .signatures import require_valid_signature  # noqa: PLC0415
 
-        if signatures_wanted(verify_signature):
-            require_valid_signature(variant_dir, hub.cache_root())
+        require_valid_signature(variant_dir, hub.cache_root())
     check_python_depends(metadata, source=str(variant_dir / METADATA_FILENAME))
     check_kernels_minver(metadata)
     warn_if_dirty(metadata)
@@ -706,6 +705,13 @@ def _load(variant_dir: Path, metadata: Metadata, repo_info: Optional[RepoInfo], 
             user_agent=user_agent, trust_remote_code=trust_remote_code, check_arch=True, chain=chain,
             verify_signature=verify_signature)
     return import_variant(variant_dir, metadata, repo_info=repo_info, dependencies=dependencies)
+
+
+def _signatures_wanted(verify_signature: Optional[bool]) -> bool:
+    """``verify_signature`` as given, else ``KERNELS_VERIFY_SIGNATURES`` (``1``/``true``/``yes``/``on``)."""
+    if verify_signature is not None:
+        return bool(verify_signature)
+    return os.environ.get("KERNELS_VERIFY_SIGNATURES", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _check_version_args(repo_id: str, version: Optional[int], revision: Optional[str]) -> None:

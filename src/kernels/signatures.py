@@ -287,13 +287,6 @@ def require_valid_signature(variant_dir: Path, cache_root: Optional[Path] = None
             pass  # a read-only cache: verify again next time
 
 
-def signatures_wanted(verify_signature: Optional[bool]) -> bool:
-    """``verify_signature`` as given, else ``KERNELS_VERIFY_SIGNATURES`` (``1``/``true``/``yes``)."""
-    if verify_signature is not None:
-        return bool(verify_signature)
-    return os.environ.get("KERNELS_VERIFY_SIGNATURES", "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def _public_good_verifier():  # -> sigstore.verify.Verifier
     from sigstore.verify import Verifier  # noqa: PLC0415
 

@@ -46,9 +46,20 @@ from .remote import (
     variant_object_ids,
     version_branches,
 )
-from .redirect import follow as follow_redirect
 from .revalidate import current_commit
 from .trust import TRUST_TTL, is_trusted_publisher, remembered_trusted_publisher
+
+
+
+def follow_redirect(repo_id, revision, version, *, offline, user_agent_extra=None):  # type: ignore[no-untyped-def]
+    """:func:`kernels.hub.redirect.follow`, imported only when a branch or version is resolved
+    (a commit is never redirected, and pinned loads skip the import)."""
+    from .redirect import Target, follow  # noqa: PLC0415
+
+    if is_commit_hash(revision):
+        return Target(repo_id, revision, version)
+    return follow(repo_id, revision, version, offline=offline, user_agent_extra=user_agent_extra)
+
 
 __all__ = [
     "REPO_TYPE", "TRUST_TTL", "add_operation", "api", "cache_dir", "cache_root", "cached_snapshot", "cached_tree",
