@@ -1,5 +1,10 @@
 #!/usr/bin/env python3
-"""Build-time benchmark: kernels_build against torch.utils.cpp_extension, on examples/relu.
+"""Build-time benchmark: kernels_build against torch.utils.cpp_extension, on one kernel.
+
+The kernel is examples/relu unless ``--kernel DIR`` names another repository (a corpus kernel
+gets the 3-line pyproject.toml of ../shared/corpus/accept.sh); it is copied, never changed.
+The baseline (benchmarks/baseline.py) builds the same translation units with the kernels'
+flags merged, as cpp_extension has one set of flags per extension.
 
 For each case -- ``cpu``, built with the interpreter running this script, and ``cuda`` (where
 nvcc and an interpreter with a CUDA torch, ``--python-cuda``, are available), built with
@@ -39,6 +44,18 @@ Output: one line per case, then (last line)::
     ratio cold=<ours_cold/theirs_cold> rebuild=<ours_rebuild/ours_cold> edit=<ours_edit/ours_cold> edit_source_tus=<kernel sources compiled>/<kernel sources of the cold build>
 
 The project targets cold <= 1.0 and rebuild <= 0.1; this script only reports them.
+
+Long builds (a heavy kernel on a machine where one command may run 10 minutes) run step by
+step: ``--work DIR --phase ours-cold``, then ``--phase rebuild,edit`` (and ``theirs-cold``) with
+the same ``--work``; the figures gather in ``DIR/<case>/state.json`` and each run prints what
+exists so far. A cold build stopped from outside (``timeout 570 ...``) continues when
+``--phase ours-cold`` runs again: ninja resumes, and the stopped run's time (until its log was
+last written) is added. ``--setting KEY=VALUE`` passes a ``-C`` setting to our builds; ``--also
+KEY=VALUE`` adds one more cold build of ours with that setting, printed with its per-TU compile
+seconds next to the first (e.g. precompiled headers on and off, side by side)::
+
+    python benchmarks/build_time.py --kernel ../shared/corpus/rotary --cases cpu \\
+        --setting kernels.precompiled-headers=on --also kernels.precompiled-headers=off
 ``--phases`` adds a breakdown of where the rebuild time goes (interpreter start-up, imports,
 each pipeline stage, each CMake/ninja command) for the cpu case.
 """
@@ -58,14 +75,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baseline import (  # noqa: E402,F401  (re-exported for kernel_speed.py; puts src/ on sys.path)
+    BASELINE_PYPROJECT, HEADER_SUFFIXES, REPO, SETUP_PY, copy_kernel, kernel_sources, prepare_baseline,
+)
+from kernels_build.config import load_build_config  # noqa: E402
+
 EXAMPLE = REPO / "examples" / "relu"
-sys.path.insert(0, str(REPO / "src"))  # the benchmark reads build.toml with our own parser
-
-from kernels_build.config import Torch, load_build_config  # noqa: E402
-from kernels_build.registration import REGISTRATION_H  # noqa: E402
-
-HEADER_SUFFIXES = {".h", ".hh", ".hpp", ".hxx", ".cuh", ".inc", ".inl"}
 #: Environment that could hide compile work behind a cache or change the toolchain.
 SCRUB_ENV = (
     "CMAKE_C_COMPILER_LAUNCHER", "CMAKE_CXX_COMPILER_LAUNCHER", "CMAKE_CUDA_COMPILER_LAUNCHER",
@@ -89,35 +105,57 @@ class Case:
     python: Path  # interpreter of the venv that builds this case
     sources: List[str]  # translation units, relative to the kernel root (binding first)
     arch_list: Optional[str] = None  # TORCH_CUDA_ARCH_LIST equivalent of our -gencode flags
+    kernel: Path = EXAMPLE  # the kernel repository built (copied first, never changed)
+    settings: Tuple[str, ...] = ()  # our -C settings (kernels.backend=<name> comes first)
+
+
+def _seconds(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.1f}s"
 
 
 @dataclass
 class Result:
+    """The figures of one case; None where that step has not run (see ``--phase``)."""
+
     case: str
-    ours_cold: float
-    theirs_cold: float
-    ours_rebuild: float
+    ours_cold: Optional[float]
+    theirs_cold: Optional[float]
+    ours_rebuild: Optional[float]
     copy: Optional[Path] = None  # our kernel copy, built twice
     ours_compile: Optional[float] = None  # ninja's part of the cold builds
     theirs_compile: Optional[float] = None
     cold: Optional["Compiled"] = None  # what ninja compiled in our cold build
-    ours_edit: float = 0.0  # rebuild after a one-line change to one kernel source
+    ours_edit: Optional[float] = None  # rebuild after a one-line change to one kernel source
     edit: Optional["Compiled"] = None
     edited: str = ""  # the source that was changed
+    tu_seconds: Dict[str, float] = field(default_factory=dict)  # each TU of our cold build
+    also: Dict[str, Dict] = field(default_factory=dict)  # -C setting -> cold, tu_seconds
 
     def line(self) -> str:
         cold, edit = self.cold or Compiled(), self.edit or Compiled()
-        text = (f"case={self.case} ours_cold={self.ours_cold:.1f}s theirs_cold={self.theirs_cold:.1f}s "
-                f"ours_rebuild={self.ours_rebuild:.1f}s ours_edit={self.ours_edit:.1f}s "
-                f"edited={self.edited} compiled_after_edit={','.join(edit.names) or '-'} "
+        text = (f"case={self.case} ours_cold={_seconds(self.ours_cold)} theirs_cold={_seconds(self.theirs_cold)} "
+                f"ours_rebuild={_seconds(self.ours_rebuild)} ours_edit={_seconds(self.ours_edit)} "
+                f"edited={self.edited or '-'} compiled_after_edit={','.join(edit.names) or '-'} "
                 f"source_tus(cold/edit)={len(cold.sources)}/{len(edit.sources)} "
                 f"glue_tus(cold/edit)={len(cold.glue)}/{len(edit.glue)} "
                 f"tu_seconds(cold/edit)={cold.seconds:.1f}/{edit.seconds:.1f}")
-        if self.ours_compile is not None and self.theirs_compile is not None:
+        if None not in (self.ours_compile, self.theirs_compile, self.ours_cold, self.theirs_cold):
             text += (f" (ninja compile+link: ours={self.ours_compile:.1f}s theirs={self.theirs_compile:.1f}s;"
                      f" overhead: ours={self.ours_cold - self.ours_compile:.1f}s"
                      f" theirs={self.theirs_cold - self.theirs_compile:.1f}s)")
         return text
+
+    def detail_lines(self) -> List[str]:
+        """Each TU's compile seconds in our cold build, and the cold builds with ``--also``."""
+        out = []
+        if self.tu_seconds:
+            out.append(f"case={self.case} ours cold, seconds per TU: "
+                       + " ".join(f"{k}={v:.1f}" for k, v in sorted(self.tu_seconds.items())))
+        for setting, figures in self.also.items():
+            ratio = f" (x{figures['cold'] / self.ours_cold:.3f} ours cold)" if self.ours_cold else ""
+            out.append(f"case={self.case} ours cold with -C {setting}: {figures['cold']:.1f}s{ratio}, seconds per TU: "
+                       + " ".join(f"{k}={v:.1f}" for k, v in sorted(figures["tu_seconds"].items())))
+        return out
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -240,12 +278,8 @@ def edit_one_line(path: Path, n: int) -> None:
         handle.write(f"// one-line change {n} (benchmarks/build_time.py)\n")
 
 
-def copy_example(dest: Path) -> Path:
-    shutil.copytree(
-        EXAMPLE, dest,
-        ignore=shutil.ignore_patterns(".kernels_build", "__pycache__", "*.pyc", "build", "dist", "*.egg-info"),
-    )
-    return dest
+def copy_example(dest: Path, kernel: Path = EXAMPLE) -> Path:
+    return copy_kernel(kernel, dest)
 
 
 def probe_python(python: Path) -> Dict[str, Optional[str]]:
@@ -265,33 +299,29 @@ def cxx_standard(torch_version: str) -> str:
 # ------------------------------------------------------------------------------ the cases
 
 
-def kernel_sources(backend: str) -> List[str]:
-    """The translation units our backend compiles for ``backend``: binding, then kernels."""
-    config = load_build_config(EXAMPLE)
-    assert isinstance(config.framework, Torch)
-    files = list(config.framework.src) + [s for k in config.kernels_for(backend) for s in k.src]
-    return [s for s in files if Path(s).suffix.lower() not in HEADER_SUFFIXES]
-
-
-def cuda_arch_list() -> str:
-    """TORCH_CUDA_ARCH_LIST that gives the -gencode flags our backend emits (8.0;9.0+PTX)."""
+def cuda_arch_list(kernel: Path, narrow_to: Optional[Sequence[str]] = None) -> str:
+    """TORCH_CUDA_ARCH_LIST that gives the -gencode flags our backend emits for ``kernel``
+    (e.g. 8.0;9.0+PTX), narrowed as ``kernels.cuda-capabilities`` narrows ours."""
     from kernels_build.cuda_archs import effective_capabilities
     from kernels_build.toolchain import find_nvcc
 
     nvcc = find_nvcc()
     assert nvcc is not None
-    config = load_build_config(EXAMPLE)
     caps = set()
-    for kernel in config.kernels_for("cuda"):
-        caps.update(effective_capabilities(kernel.cuda_capabilities, nvcc.version, nvcc.supported_archs))
+    for spec in load_build_config(kernel).kernels_for("cuda"):
+        caps.update(effective_capabilities(spec.cuda_capabilities, nvcc.version, nvcc.supported_archs,
+                                           narrow_to=list(narrow_to) if narrow_to else None))
     return ";".join(f"{c.base}{c.suffix}{'+PTX' if c.ptx else ''}" for c in sorted(caps))
 
 
-def make_cases(names: Sequence[str], cuda_python: Optional[str]) -> List[Case]:
+def make_cases(names: Sequence[str], cuda_python: Optional[str], kernel: Path = EXAMPLE,
+               settings: Sequence[str] = (), cuda_capabilities: Optional[str] = None) -> List[Case]:
     cases = []
     for name in names:
+        ours = (f"kernels.backend={name}", *settings)
         if name == "cpu":
-            cases.append(Case("cpu", Path(sys.executable), kernel_sources("cpu")))
+            cases.append(Case("cpu", Path(sys.executable), kernel_sources(kernel, "cpu"), kernel=kernel,
+                              settings=ours))
         elif name == "cuda":
             if not cuda_python:
                 print("note: cuda case skipped: no interpreter with a CUDA torch "
@@ -308,97 +338,33 @@ def make_cases(names: Sequence[str], cuda_python: Optional[str]) -> List[Case]:
                 print(f"note: cuda case skipped: {python} has torch {info['torch']}, not a CUDA build",
                       flush=True)
                 continue
-            cases.append(Case("cuda", python, kernel_sources("cuda"), cuda_arch_list()))
+            narrow = cuda_capabilities.replace(",", ";").split(";") if cuda_capabilities else None
+            if cuda_capabilities:
+                ours += (f"kernels.cuda-capabilities={cuda_capabilities}",)
+            cases.append(Case("cuda", python, kernel_sources(kernel, "cuda"), cuda_arch_list(kernel, narrow),
+                              kernel=kernel, settings=ours))
         else:
             raise BenchError(f"unknown case {name!r}; known: cpu, cuda")
     return cases
 
 
-# ------------------------------------------------------------------------------ baseline
-
-
-SETUP_PY = '''\
-# Generated by benchmarks/build_time.py: the torch.utils.cpp_extension baseline.
-import glob
-import os
-import sys
-
-import torch.utils.cpp_extension as cpp_extension
-from setuptools import setup
-
-# Ours defines Py_LIMITED_API=0x03090000; BuildExtension takes the value from here.
-cpp_extension.min_supported_cpython = "0x03090000"
-
-ROOT = os.path.dirname(os.path.abspath(__file__))
-CUDA = {cuda!r}
-STD = {std!r}
-NVIDIA_INCLUDES = sorted(glob.glob(os.path.join(sys.prefix, "lib", "python*", "site-packages", "nvidia", "*", "include")))
-
-include_dirs = [ROOT, os.path.join(ROOT, "torch-ext"), os.path.join(ROOT, "_generated")]
-cxx = ["-O3", "-g0", "-std=" + STD, "-DCUDA_KERNEL" if CUDA else "-DCPU_KERNEL"]
-if CUDA:
-    include_dirs += NVIDIA_INCLUDES  # as ours: cuBLAS & co. headers come from torch's wheels
-    cxx.append("-DUSE_CUDA=1")
-    nvcc = ["-O3", "-std=" + STD, "-DCUDA_KERNEL", "-DUSE_CUDA=1"]
-    extension = cpp_extension.CUDAExtension
-    extra = {{"cxx": cxx, "nvcc": nvcc}}
-else:
-    extension = cpp_extension.CppExtension
-    extra = {{"cxx": cxx}}
-
-
-class BuildExtension(cpp_extension.BuildExtension):
-    """BuildExtension minus -DTORCH_API_INCLUDE_EXTENSION_H: with it, <torch/torch.h> pulls in
-    torch/extension.h and pybind11, which do not compile under Py_LIMITED_API (and which our
-    backend does not define either)."""
-
-    def _add_compile_flag(self, extension, flag):
-        if flag != "-DTORCH_API_INCLUDE_EXTENSION_H":
-            super()._add_compile_flag(extension, flag)
-
-
-setup(
-    name="relu-baseline",
-    version="1.0.0",
-    packages=["relu"],
-    package_dir={{"relu": "torch-ext/relu"}},
-    ext_modules=[
-        extension(
-            name="relu.{ext_name}",
-            sources={sources!r},
-            include_dirs=include_dirs,
-            extra_compile_args=extra,
-            py_limited_api=True,
-        )
-    ],
-    cmdclass={{"build_ext": BuildExtension.with_options(use_ninja=True)}},
-    options={{"bdist_wheel": {{"py_limited_api": "cp39"}}}},
-)
-'''
-
-BASELINE_PYPROJECT = """\
-[build-system]
-requires = ["setuptools", "wheel", "torch"]
-build-backend = "setuptools.build_meta"
-"""
-
-
-def prepare_baseline(case: Case, dest: Path, std: str) -> Path:
-    """A fresh copy of the example turned into a setuptools project for the same sources."""
-    root = copy_example(dest)
-    (root / "pyproject.toml").write_text(BASELINE_PYPROJECT)
-    (root / "_generated").mkdir()
-    (root / "_generated" / "registration.h").write_text(REGISTRATION_H)
-    (root / "setup.py").write_text(SETUP_PY.format(
-        cuda=case.name == "cuda", std=std, sources=case.sources, ext_name=f"_relu_{case.name}_baseline",
-    ))
-    return root
-
-
 # ------------------------------------------------------------------------------ running
 
 
-def run_case(case: Case, tmp: Path, jobs: int, verbose: bool) -> Result:
+#: The steps of a case, in order; ``--phase`` runs some of them (state kept under ``--work``).
+STEPS = ("ours-cold", "theirs-cold", "rebuild", "edit")
+
+
+def tu_seconds(copy: Path) -> Dict[str, float]:
+    """Compile seconds of each TU of the newest build (source name -> seconds), from ninja's log."""
+    return {Path(out).name.replace(".hxx.gch", ".gch").removesuffix(".o"): entry[2]
+            for out, entry in ninja_entries(copy).items() if out.endswith((".o", ".gch"))}
+
+
+def run_case(case: Case, work_root: Path, jobs: int, verbose: bool, steps: Sequence[str] = STEPS,
+             also: Sequence[str] = ()) -> Result:
+    """Run ``steps`` of ``case`` in ``work_root/<case>``; figures of earlier runs with the same
+    work directory are kept in its ``state.json`` (so each step can be its own command)."""
     info = probe_python(case.python)
     std = cxx_standard(info["torch"] or "0.0")
     extra_env: Dict[str, str] = {}
@@ -410,51 +376,95 @@ def run_case(case: Case, tmp: Path, jobs: int, verbose: bool) -> Result:
         extra_env["CUDA_HOME"] = str(nvcc.toolkit_root)  # torch and ours find the same nvcc
         extra_env["TORCH_CUDA_ARCH_LIST"] = case.arch_list or ""  # read by the baseline only
     env = build_env(case.python, jobs, extra_env)
-    log(f"case {case.name}: {case.python} (torch {info['torch']}), sources {', '.join(case.sources)}, "
-        f"-std={std}, jobs {jobs}" + (f", archs {case.arch_list}" if case.arch_list else ""))
+    name = load_build_config(case.kernel).general.name
+    log(f"case {case.name}: {name} ({case.kernel}), {case.python} (torch {info['torch']}), "
+        f"sources {', '.join(case.sources)}, -std={std}, jobs {jobs}"
+        + (f", archs {case.arch_list}" if case.arch_list else "") + f", ours -C {' -C '.join(case.settings)}")
 
-    work = tmp / case.name
-    work.mkdir(parents=True)
-    ours = copy_example(work / "ours" / "relu")
+    work = work_root / case.name
+    work.mkdir(parents=True, exist_ok=True)
+    state_path = work / "state.json"
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    ours = work / "ours" / name
     out_ours = work / "ours-wheels"
-    cmd = pip_wheel(case.python, ours, out_ours, [f"kernels.backend={case.name}"])
+
+    def ours_build(copy: Path, out: Path, what: str, settings: Sequence[str] = case.settings) -> float:
+        cmd = pip_wheel(case.python, copy, out, settings)
+        if verbose:
+            cmd.insert(4, "-v")
+        shutil.rmtree(out, ignore_errors=True)
+        seconds = run_timed(cmd, cwd=work, env=env, log_path=work / f"{what}.log", what=f"ours ({what})")
+        one_wheel(out, f"ours ({what})")
+        return seconds
+
+    def need_built() -> None:
+        if not ours.is_dir() or "ours_cold" not in state:
+            raise BenchError(f"case {case.name}: run --phase ours-cold first with the same --work")
+
+    if "ours-cold" in steps:
+        # A cold build stopped from outside (a command's time limit) continues where ninja left
+        # off; the time it ran until its log was last written counts towards the cold time.
+        earlier = 0.0
+        cold_log = work / "ours-cold.log"
+        if "ours_cold" not in state and "ours_cold_started" in state and ours.is_dir() and cold_log.exists():
+            earlier = cold_log.stat().st_mtime - state["ours_cold_started"]
+            cold_log.rename(work / "ours-cold-stopped.log")
+            log(f"case {case.name}: ours, cold, continuing a build stopped after {earlier:.0f}s")
+        else:
+            log(f"case {case.name}: ours, cold")
+            shutil.rmtree(work / "ours", ignore_errors=True)
+            copy_example(ours, case.kernel)
+            state = {"ours_cold_started": time.time()}
+            state_path.write_text(json.dumps(state))
+        state = {"ours_cold": earlier + ours_build(ours, out_ours, "ours-cold"),
+                 "ours_compile": ninja_span(sorted(ours.glob(".kernels_build/*/cmake-build/.ninja_log"))),
+                 "cold": compiled_tus({}, ninja_entries(ours)).__dict__, "tu_seconds": tu_seconds(ours)}
+        if earlier:
+            state["ours_cold_continued"] = earlier
+    if "theirs-cold" in steps:
+        log(f"case {case.name}: theirs (torch.utils.cpp_extension), cold")
+        shutil.rmtree(work / "theirs", ignore_errors=True)
+        theirs = prepare_baseline(case.kernel, work / "theirs" / name, case.name, std, case.sources)
+        out_theirs = work / "theirs-wheels"
+        cmd_theirs = pip_wheel(case.python, theirs, out_theirs)
+        if verbose:
+            cmd_theirs.insert(4, "-v")
+        state["theirs_cold"] = run_timed(cmd_theirs, cwd=work, env=env, log_path=work / "theirs-cold.log",
+                                         what="theirs (cold)")
+        one_wheel(out_theirs, "theirs (cold)")
+        state["theirs_compile"] = ninja_span(sorted(theirs.glob("build/temp*/.ninja_log")))
+    if "rebuild" in steps:
+        need_built()
+        log(f"case {case.name}: ours, rebuild without changes")
+        state["ours_rebuild"] = ours_build(ours, out_ours, "ours-rebuild")
+    if "edit" in steps:
+        need_built()
+        edited = case.sources[1] if len(case.sources) > 1 else case.sources[0]  # a kernel source
+        log(f"case {case.name}: ours, rebuild after a one-line change to {edited}")
+        before = ninja_entries(ours)
+        state["edits"] = state.get("edits", 0) + 1
+        edit_one_line(ours / edited, state["edits"])
+        state["ours_edit"] = ours_build(ours, out_ours, "ours-edit")
+        state["edit"] = compiled_tus(before, ninja_entries(ours)).__dict__
+        state["edited"] = edited
+    for setting in also:
+        log(f"case {case.name}: ours, cold, with -C {setting}")
+        copy = work / "also" / name
+        shutil.rmtree(copy.parent, ignore_errors=True)
+        copy_example(copy, case.kernel)
+        seconds = ours_build(copy, work / "also-wheels", "ours-also", [*case.settings, setting])
+        state.setdefault("also", {})[setting] = {"cold": seconds, "tu_seconds": tu_seconds(copy)}
+    state_path.write_text(json.dumps(state, indent=1))
     if verbose:
-        cmd.insert(4, "-v")
-
-    log(f"case {case.name}: ours, cold")
-    ours_cold = run_timed(cmd, cwd=work, env=env, log_path=work / "ours-cold.log", what="ours (cold)")
-    one_wheel(out_ours, "ours (cold)")
-    ours_compile = ninja_span(sorted(ours.glob(".kernels_build/*/cmake-build/.ninja_log")))
-
-    log(f"case {case.name}: theirs (torch.utils.cpp_extension), cold")
-    theirs = prepare_baseline(case, work / "theirs" / "relu", std)
-    out_theirs = work / "theirs-wheels"
-    cmd_theirs = pip_wheel(case.python, theirs, out_theirs)
-    if verbose:
-        cmd_theirs.insert(4, "-v")
-    theirs_cold = run_timed(cmd_theirs, cwd=work, env=env, log_path=work / "theirs-cold.log",
-                            what="theirs (cold)")
-    one_wheel(out_theirs, "theirs (cold)")
-    theirs_compile = ninja_span(sorted(theirs.glob("build/temp*/.ninja_log")))
-
-    log(f"case {case.name}: ours, rebuild without changes")
-    ours_rebuild = run_timed(cmd, cwd=work, env=env, log_path=work / "ours-rebuild.log",
-                             what="ours (rebuild)")
-    one_wheel(out_ours, "ours (rebuild)")
-    cold = compiled_tus({}, ninja_entries(ours))
-
-    edited = case.sources[1] if len(case.sources) > 1 else case.sources[0]  # a kernel source
-    log(f"case {case.name}: ours, rebuild after a one-line change to {edited}")
-    before = ninja_entries(ours)
-    edit_one_line(ours / edited, 1)
-    ours_edit = run_timed(cmd, cwd=work, env=env, log_path=work / "ours-edit.log", what="ours (one-line change)")
-    one_wheel(out_ours, "ours (one-line change)")
-    edit = compiled_tus(before, ninja_entries(ours))
-    if verbose:
-        for name in ("ours-cold", "theirs-cold", "ours-rebuild", "ours-edit"):
-            print(f"----- {case.name} {name} -----\n{(work / (name + '.log')).read_text(errors='replace')}")
-    return Result(case.name, ours_cold, theirs_cold, ours_rebuild, ours, ours_compile, theirs_compile,
-                  cold=cold, ours_edit=ours_edit, edit=edit, edited=edited)
+        for log_name in ("ours-cold", "theirs-cold", "ours-rebuild", "ours-edit"):
+            if (work / f"{log_name}.log").exists():
+                print(f"----- {case.name} {log_name} -----\n{(work / (log_name + '.log')).read_text(errors='replace')}")
+    return Result(case.name, state.get("ours_cold"), state.get("theirs_cold"), state.get("ours_rebuild"),
+                  ours, state.get("ours_compile"), state.get("theirs_compile"),
+                  cold=Compiled(**state["cold"]) if "cold" in state else None,
+                  ours_edit=state.get("ours_edit"), edit=Compiled(**state["edit"]) if "edit" in state else None,
+                  edited=state.get("edited", ""), tu_seconds=state.get("tu_seconds", {}),
+                  also=state.get("also", {}))
 
 
 # ------------------------------------------------------------------------------ --phases
@@ -623,42 +633,78 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                         help="run pip with -v and print every build's output")
     parser.add_argument("--phases", action="store_true",
                         help="afterwards, break a no-change cpu rebuild down into its phases")
+    parser.add_argument("--kernel", type=Path, default=EXAMPLE, metavar="DIR",
+                        help="the kernel repository to build (default: examples/relu); it is copied "
+                             "first, and given our 3-line pyproject.toml when it has none")
+    parser.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
+                        help="a -C setting for our builds (repeatable), e.g. kernels.precompiled-headers=on")
+    parser.add_argument("--also", action="append", default=[], metavar="KEY=VALUE",
+                        help="one more cold build of ours with this -C setting added, printed next to "
+                             "the first (e.g. kernels.precompiled-headers=off); repeatable")
+    parser.add_argument("--cuda-capabilities", metavar="LIST",
+                        help="kernels.cuda-capabilities for ours (e.g. 9.0), the same archs for theirs")
+    parser.add_argument("--phase", default="all", metavar="STEPS",
+                        help=f"comma-separated steps among {','.join(STEPS)} (default: all); with --work, "
+                             "each can be its own command, later ones reusing the earlier builds")
+    parser.add_argument("--work", type=Path, metavar="DIR",
+                        help="keep builds and figures in DIR (default: a temporary directory, removed)")
     return parser.parse_args(argv)
+
+
+def ratio_line(results: Sequence[Result]) -> str:
+    """The last line: sums over the cases, for the figures that exist."""
+    def total(attr: str) -> Optional[float]:
+        values = [getattr(r, attr) for r in results]
+        return None if any(v is None for v in values) else sum(values)
+
+    ours, theirs, rebuild, edit = total("ours_cold"), total("theirs_cold"), total("ours_rebuild"), total("ours_edit")
+    parts = [f"cold={ours / theirs:.3f}" if ours and theirs else "cold=-",
+             f"rebuild={rebuild / ours:.3f}" if ours and rebuild is not None else "rebuild=-",
+             f"edit={edit / ours:.3f}" if ours and edit is not None else "edit=-"]
+    cold_sources = sum(len(r.cold.sources) for r in results if r.cold)
+    edit_sources = sum(len(r.edit.sources) for r in results if r.edit)
+    parts.append(f"edit_source_tus={edit_sources}/{cold_sources}")
+    return "ratio " + " ".join(parts)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     names = [n.strip() for n in args.cases.split(",") if n.strip()]
-    tmp = Path(tempfile.mkdtemp(prefix="kernels-build-bench-"))
+    steps = STEPS if args.phase == "all" else tuple(x.strip() for x in args.phase.split(",") if x.strip())
+    unknown = [x for x in steps if x not in STEPS]
+    if unknown:
+        print(f"error: unknown --phase step(s) {', '.join(unknown)}; known: {', '.join(STEPS)}", file=sys.stderr)
+        return 2
+    if not (args.kernel / "build.toml").is_file():
+        print(f"error: --kernel {args.kernel}: no build.toml there", file=sys.stderr)
+        return 2
+    keep = args.keep or args.work is not None
+    tmp = args.work.resolve() if args.work else Path(tempfile.mkdtemp(prefix="kernels-build-bench-"))
+    tmp.mkdir(parents=True, exist_ok=True)
     try:
-        cases = make_cases(names, args.python_cuda)
+        cases = make_cases(names, args.python_cuda, args.kernel.resolve(), args.setting, args.cuda_capabilities)
         if not cases:
             raise BenchError("no case can run")
         results = []
         for case in cases:
-            r = run_case(case, tmp, args.jobs, args.verbose)
+            r = run_case(case, tmp, args.jobs, args.verbose, steps, args.also)
             results.append(r)
             print(r.line(), flush=True)
+            for line in r.detail_lines():
+                print(line, flush=True)
         if args.phases:
             cpu = next((c for c in cases if c.name == "cpu"), None) or make_cases(["cpu"], None)[0]
             built = next((r.copy for r in results if r.case == "cpu"), None)
             phases(cpu, built, tmp, args.jobs)
-        ours = sum(r.ours_cold for r in results)
-        theirs = sum(r.theirs_cold for r in results)
-        rebuild = sum(r.ours_rebuild for r in results)
-        edit = sum(r.ours_edit for r in results)
-        cold_sources = sum(len(r.cold.sources) for r in results if r.cold)
-        edit_sources = sum(len(r.edit.sources) for r in results if r.edit)
-        print(f"ratio cold={ours / theirs:.3f} rebuild={rebuild / ours:.3f} edit={edit / ours:.3f} "
-              f"edit_source_tus={edit_sources}/{cold_sources}", flush=True)
+        print(ratio_line(results), flush=True)
         return 0
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
-        if not args.keep and any(tmp.iterdir()):
+        if not keep and any(tmp.iterdir()):
             print("(temporary files removed; rerun with --keep to inspect them)", file=sys.stderr)
         return 1
     finally:
-        if args.keep:
+        if keep:
             log(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -67,8 +67,10 @@ set(KERNEL_GLIBC_COMPAT OFF)
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux" AND KERNEL_HAVE_SINGLE_THREADED_H)
   set(KERNEL_GLIBC_COMPAT ON)
   set(KERNEL_GLIBC_COMPAT_HEADER "${CMAKE_CURRENT_LIST_DIR}/kernels_glibc_compat.h")
+  # (A target with precompiled torch headers has it as the PCH's first header instead: GCC
+  # uses a PCH only when nothing was included before it; see kernel_precompile_torch_headers.)
   target_compile_options(kernel_torch INTERFACE
-    "$<$<COMPILE_LANGUAGE:CXX,C>:SHELL:-include ${KERNEL_GLIBC_COMPAT_HEADER}>")
+    "$<$<OR:$<COMPILE_LANGUAGE:C>,$<AND:$<COMPILE_LANGUAGE:CXX>,$<NOT:$<BOOL:$<TARGET_PROPERTY:KERNEL_PCH>>>>>:SHELL:-include ${KERNEL_GLIBC_COMPAT_HEADER}>")
 endif()
 
 # Two versions of one kernel may be loaded into one process: no STB_GNU_UNIQUE symbols, which
@@ -100,6 +102,54 @@ if(KERNEL_COMPILER_LAUNCHER)
     endif()
   endforeach()
 endif()
+
+# kernel_precompile_torch_headers(HEADERS <header>... [SHARED <target>...] [OWN <target>...]
+#                                 [SKIP <source>...])
+# Precompiled torch headers for host C++ TUs (plan: kernels_build/pch.py). SHARED targets reuse
+# one PCH compiled with kernel_torch's flags alone (target kernel_torch_pch); OWN targets, whose
+# flags differ, compile their own. SKIP sources (and the generated init TU) do without.
+function(kernel_precompile_torch_headers)
+  cmake_parse_arguments(ARG "" "" "HEADERS;SHARED;OWN;SKIP" ${ARGN})
+  set(headers ${ARG_HEADERS})
+  set(skip ${ARG_SKIP} "${KERNEL_GENERATED_DIR}/kernels_extension_init.cpp")
+  if(KERNEL_GLIBC_COMPAT)
+    list(PREPEND headers "${KERNEL_GLIBC_COMPAT_HEADER}")
+  endif()
+  set(headers "$<$<COMPILE_LANGUAGE:CXX>:${headers}>")
+  if(ARG_SHARED)
+    set(host "${CMAKE_CURRENT_BINARY_DIR}/kernels_pch_host.cpp")
+    file(CONFIGURE OUTPUT "${host}" CONTENT "// Compiles the shared precompiled torch header.\n")
+    # Only its PCH is needed: the host file is never compiled (it would only load the PCH).
+    add_library(kernel_torch_pch OBJECT "${host}")
+    set_source_files_properties("${host}" PROPERTIES HEADER_FILE_ONLY ON)
+    set_target_properties(kernel_torch_pch PROPERTIES LINKER_LANGUAGE CXX)
+    target_link_libraries(kernel_torch_pch PRIVATE kernel_torch)
+    target_precompile_headers(kernel_torch_pch PRIVATE "${headers}")
+    set_property(TARGET kernel_torch_pch PROPERTY KERNEL_PCH ON)
+    foreach(target IN LISTS ARG_SHARED)
+      target_precompile_headers(${target} REUSE_FROM kernel_torch_pch)
+    endforeach()
+  endif()
+  foreach(target IN LISTS ARG_OWN)
+    target_precompile_headers(${target} PRIVATE "${headers}")
+  endforeach()
+  foreach(target IN LISTS ARG_SHARED ARG_OWN)
+    set_property(TARGET ${target} PROPERTY KERNEL_PCH ON)
+    # A PCH the compiler cannot use (other options than it was made with) is said, not ignored.
+    target_compile_options(${target} PRIVATE "$<$<COMPILE_LANGUAGE:CXX>:-Winvalid-pch>")
+  endforeach()
+  set_source_files_properties(${skip} "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/kernels_glibc_compat.c"
+    PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
+  if(KERNEL_GLIBC_COMPAT)
+    # C++ sources of those targets that do without the PCH still get the compat header.
+    foreach(source IN LISTS skip)
+      if(source MATCHES "\\.(cpp|cc|cxx|c\\+\\+)$")
+        set_property(SOURCE "${source}" APPEND PROPERTY COMPILE_OPTIONS
+          "--include=${KERNEL_GLIBC_COMPAT_HEADER}")
+      endif()
+    endforeach()
+  endif()
+endfunction()
 
 # kernel_use_ops_name(<target>): the C++/CUDA/HIP sources of <target> get
 # TORCH_EXTENSION_NAME=<op namespace> (what torch's registration macros are given).

@@ -353,3 +353,38 @@ def test_two_checkouts_share_one_sccache_in_redis(tmp_path: Path) -> None:
     # The second wheel is the first's: the objects came from the cache.
     wheels = [only_wheel(tmp_path / f"out-{repo.parent.name}") for repo in (first, second)]
     assert wheels[0].name == wheels[1].name
+
+
+# --------------------------------------------------------------------------- precompiled headers
+
+
+def test_precompiled_torch_headers_are_used_by_the_host_tus(tmp_path: Path) -> None:
+    """``kernels.precompiled-headers=on``: one PCH of torch's headers, compiled once, is loaded by
+    every host TU that includes torch (GCC's ``-H`` marks a PCH it uses with ``!``); our
+    generated glue TU does without; the wheel's op works."""
+    import shlex
+
+    repo = copy_example("relu", tmp_path)
+    wheel = _build(repo, tmp_path / "out", "kernels.precompiled-headers=on")
+    build = next((repo / ".kernels_build").glob("*/cmake-build"))
+    assert len(list(build.glob("CMakeFiles/kernel_torch_pch.dir/*.gch"))) == 1
+    commands = {Path(e["file"]).name: e for e in json.loads((build / "compile_commands.json").read_text())}
+    # The PCH's host file exists only to own the PCH: it is never compiled.
+    assert "kernels_pch_host.cpp" not in commands
+    for name in ("relu_cpu.cpp", "torch_binding.cpp"):
+        entry = commands[name]
+        assert "cmake_pch.hxx" in entry["command"], name
+        argv = shlex.split(entry["command"])
+        del argv[argv.index("-o"):argv.index("-o") + 2]
+        result = subprocess.run([*argv, "-H", "-fsyntax-only"], cwd=entry["directory"], capture_output=True,
+                                text=True)
+        assert result.returncode == 0, result.stderr[-2000:]
+        first = next(line for line in result.stderr.splitlines() if line[:1] in "!x.")
+        assert first.startswith("! ") and first.endswith(".gch"), (name, first)
+    assert "cmake_pch" not in commands["kernels_extension_init.cpp"]["command"]
+    assert _namespace_works(wheel, tmp_path / "site").startswith("_relu_")
+
+    # auto (the default): two host TUs gain little from a PCH; none is made.
+    shutil.rmtree(repo / ".kernels_build")
+    _build(repo, tmp_path / "out")
+    assert not list((repo / ".kernels_build").glob("*/cmake-build/CMakeFiles/kernel_torch_pch.dir"))

@@ -21,7 +21,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 from kernels.python_depends import PYTHON_DEPENDS_PIP, pip_requirements  # noqa: F401 (re-exported)
 
-from . import parallelism
+from . import parallelism, pch
 from .compiler_cache import effective_launcher, find_compiler_cache, paths_left_to_sccache, sccache_base_dirs
 from .config import Torch
 from .cuda_archs import gencode_flags
@@ -370,6 +370,7 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
     ops_name_at_load = registration_mode(root, all_sources) == "runtime"
     jobs, memory = parallelism.build_jobs(), parallelism.memory_threads()
     threaded: List[Tuple[str, int]] = []  # CUDA components compiled with nvcc --threads
+    pch_targets: List[pch.Target] = []  # host C++ TUs that may share precompiled torch headers
     for kernel in plan.kernels:
         if plan.backend == "cuda" and kernel.name not in plan.cuda_capabilities:
             out.append(f"# kernel.{kernel.name} skipped: it needs a newer CUDA toolkit (cuda-minver)")
@@ -407,8 +408,13 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
             if kernel.sycl_flags:
                 args.append("  SYCL_FLAGS " + " ".join(_q(f) for f in kernel.sycl_flags))
         out += args + [")"]
-        if not ops_name_at_load and mentions_ops_name(root, kernel.src):
+        uses_ops_name = not ops_name_at_load and mentions_ops_name(root, kernel.src)
+        if uses_ops_name:
             out.append(f"kernel_use_ops_name({_cmake_id(kernel.name)})")
+        pch_targets.append(pch.Target(
+            _cmake_id(kernel.name), [root / s for s in _compiled(kernel.src)],
+            [*includes, *source_include_dirs(root)],
+            own_flags=bool(definitions or kernel.cxx_flags or uses_ops_name)))
     if threaded:
         # CUDA compiles times nvcc threads stay within the jobs and the memory (Ninja only).
         pool = parallelism.cuda_pool_size(max(t for _, t in threaded), jobs, memory)
@@ -422,6 +428,13 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
     if framework.cxx_flags:
         ext.append("  CXX_FLAGS " + " ".join(_q(f) for f in framework.cxx_flags))
     out += ext + [")"]
+    if plan.backend in ("cpu", "cuda"):  # (hipcc and icpx: not measured)
+        pch_targets.append(pch.Target(
+            "kernel_extension", [root / s for s in _compiled(framework.src)],
+            [*(root / i for i in framework.include), *source_include_dirs(root)],
+            own_flags=bool(framework.cxx_flags or not ops_name_at_load)))
+        launcher = effective_launcher(find_compiler_cache(plan.settings.compiler_cache))
+        out += pch.cmake_lines(pch.plan_pch(plan.settings.precompiled_headers, pch_targets, launcher, jobs))
     return out
 
 

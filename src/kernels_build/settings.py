@@ -25,6 +25,8 @@ kernels.cuda-toolchain     KERNELS_BUILD_CUDA_TOOLCHAIN     ``auto``, ``system``
 kernels.nvcc-threads       KERNELS_BUILD_NVCC_THREADS       ``auto`` (one nvcc thread per arch of a
                                                             file, within jobs and memory) or N
                                                             (1: archs one after the other)
+kernels.precompiled-headers KERNELS_BUILD_PRECOMPILED_HEADERS ``auto`` (4 host C++ files per job,
+                                                            no compiler cache), ``on`` or ``off``
 kernels.<lib>-dir          KERNELS_BUILD_<LIB>_DIR          a source tree of a ``depends`` library
                                                             (<lib>: cutlass, sycl-tla, metal-cpp;
                                                             also CUTLASS_SRC_DIR, SYCL_TLA_SRC_DIR)
@@ -49,6 +51,7 @@ from kernels.variants import BACKENDS
 from .compiler_cache import CHOICES as COMPILER_CACHES
 from .cuda_pip import TOOLCHAINS as CUDA_TOOLCHAINS
 from .errors import ConfigError
+from .pch import CHOICES as PRECOMPILED_HEADERS
 
 ConfigSettings = Mapping[str, Union[str, List[str]]]
 
@@ -58,7 +61,7 @@ DEPENDENCY_LIBRARIES = ("cutlass", "sycl-tla", "metal-cpp")
 
 _KEYS = (
     "backend", "torch-version", "compliance", "policy", "cuda-capabilities", "unique-id",
-    "compiler-cache", "cuda-toolchain", "nvcc-threads", "deps-cache", "build-dir",
+    "compiler-cache", "cuda-toolchain", "nvcc-threads", "precompiled-headers", "deps-cache", "build-dir",
     *(f"{lib}-{what}" for lib in DEPENDENCY_LIBRARIES for what in ("dir", "url")),
 )
 
@@ -81,6 +84,8 @@ class BuildSettings:
     cuda_toolchain: str = "auto"
     #: nvcc ``--threads`` per CUDA file (None: ``auto``, see :mod:`kernels_build.parallelism`)
     nvcc_threads: Optional[int] = None
+    #: precompiled torch headers for host C++ TUs (see :mod:`kernels_build.pch`)
+    precompiled_headers: str = "auto"
     #: library (cutlass, sycl-tla, metal-cpp) -> a source tree given with ``kernels.<lib>-dir``
     dependency_dirs: Mapping[str, str] = field(default_factory=dict)
     #: library -> where to fetch it from instead of upstream (``kernels.<lib>-url``)
@@ -121,6 +126,8 @@ class BuildSettings:
             compiler_cache=_choice("compiler-cache", raw.get("compiler-cache", "auto"), COMPILER_CACHES),
             cuda_toolchain=_choice("cuda-toolchain", raw.get("cuda-toolchain", "auto"), CUDA_TOOLCHAINS),
             nvcc_threads=_nvcc_threads(raw.get("nvcc-threads")),
+            precompiled_headers=_choice("precompiled-headers", raw.get("precompiled-headers", "auto"),
+                                        PRECOMPILED_HEADERS),
             dependency_dirs={lib: raw[f"{lib}-dir"] for lib in DEPENDENCY_LIBRARIES if raw.get(f"{lib}-dir")},
             dependency_urls={lib: raw[f"{lib}-url"] for lib in DEPENDENCY_LIBRARIES if raw.get(f"{lib}-url")},
             deps_cache=raw.get("deps-cache") or None,
