@@ -11,8 +11,8 @@ with ``kernels==0.17.2``, created under ``.bench-venvs/`` unless ``--theirs-pyth
 - ``pinned``: the same with ``revision=<commit sha>`` (a commit cannot change, so a complete
   cached copy needs no request).
 
-Every figure is the median of ``--repeat`` runs; the server counts the HTTP requests of each
-call. The last line is::
+Every figure is the median of ``--repeat`` runs (ours and theirs take turns in each, so a
+drifting machine load hits both alike); the server counts the HTTP requests of each call. The last line is::
 
     ratio warm=<ours/theirs> cold=<ours/theirs> import=<ours/theirs> warm_requests=<n>
 
@@ -106,28 +106,36 @@ def _kernel_tree(wheel: str, work: Path) -> Path:
     return tree
 
 
-def measure(name: str, python: str, extra_env: Dict[str, str], server: HubServer, commit: str, work: Path,
-            repeat: int) -> Dict[str, Tuple[float, float, int]]:
-    """Per kind (import / cold / warm / pinned): median seconds of the call, median seconds
-    from ``import kernels`` to the loaded kernel, and the most requests one call made."""
+def measure(impls: Dict[str, Tuple[str, Dict[str, str]]], server: HubServer, commit: str, work: Path,
+            repeat: int) -> Dict[str, Dict[str, Tuple[float, float, int]]]:
+    """Per implementation (``name -> (python, extra environment)``) and kind (import / cold /
+    warm / pinned): median seconds of the call, median seconds from ``import kernels`` to the
+    loaded kernel, and the most requests one call made.
+
+    The implementations take turns within each repetition, so a machine whose load drifts
+    during the run slows both alike rather than whichever happened to run later."""
     drop = ("PYTHONPATH", "HF_HUB_DISABLE_TELEMETRY", "PYTHONDONTWRITEBYTECODE")
-    base = {k: v for k, v in os.environ.items() if k not in drop}
-    base.update({"HF_ENDPOINT": server.url, "HF_TOKEN": "hf_bench", "HF_HUB_DISABLE_XET": "1",
-                 "HF_HUB_DISABLE_PROGRESS_BARS": "1", **extra_env})
-    samples: Dict[str, List[Tuple[float, float, int]]] = {"import": [], "cold": [], "warm": [], "pinned": []}
     load = LOAD.format(repo=REPO)
+    samples: Dict[str, Dict[str, List[Tuple[float, float, int]]]] = {
+        name: {"import": [], "cold": [], "warm": [], "pinned": []} for name in impls}
     for i in range(repeat):
-        cache = work / f"cache-{name}-{i}"
-        env = {**base, "HF_HUB_CACHE": str(cache), "KERNELS_CACHE": str(cache), "HF_HOME": str(work / "hf-home")}
-        for kind, code, args in (("import", IMPORT, ()), ("cold", load, ('{"version": 1}',)),
-                                 ("warm", load, ('{"version": 1}',)),
-                                 ("pinned", load, (json.dumps({"revision": commit}),))):
-            server.request_log.clear()
-            call, total = _run(python, code, env, *args)
-            samples[kind].append((call, total, len(server.request_log)))
-    return {kind: (statistics.median(v[0] for v in values), statistics.median(v[1] for v in values),
-                   max(v[2] for v in values))
-            for kind, values in samples.items()}
+        for name, (python, extra_env) in impls.items():
+            base = {k: v for k, v in os.environ.items() if k not in drop}
+            base.update({"HF_ENDPOINT": server.url, "HF_TOKEN": "hf_bench", "HF_HUB_DISABLE_XET": "1",
+                         "HF_HUB_DISABLE_PROGRESS_BARS": "1", **extra_env})
+            cache = work / f"cache-{name}-{i}"
+            env = {**base, "HF_HUB_CACHE": str(cache), "KERNELS_CACHE": str(cache),
+                   "HF_HOME": str(work / "hf-home")}
+            for kind, code, args in (("import", IMPORT, ()), ("cold", load, ('{"version": 1}',)),
+                                     ("warm", load, ('{"version": 1}',)),
+                                     ("pinned", load, (json.dumps({"revision": commit}),))):
+                server.request_log.clear()
+                call, total = _run(python, code, env, *args)
+                samples[name][kind].append((call, total, len(server.request_log)))
+    return {name: {kind: (statistics.median(v[0] for v in values), statistics.median(v[1] for v in values),
+                          max(v[2] for v in values))
+                   for kind, values in per_kind.items()}
+            for name, per_kind in samples.items()}
 
 
 def main() -> None:
@@ -151,11 +159,8 @@ def main() -> None:
             upload = subprocess.run([sys.executable, "-m", "kernels.cli", "upload", str(tree), "--repo-id", REPO],
                                     env=env, capture_output=True, text=True, check=True)
             commit = upload.stdout.strip().rsplit(" ", 1)[-1]
-            results = {
-                "ours": measure("ours", sys.executable, {"PYTHONPATH": str(ROOT / "src")}, server, commit, work,
-                                args.repeat),
-                "theirs": measure("theirs", theirs, {}, server, commit, work, args.repeat),
-            }
+            results = measure({"ours": (sys.executable, {"PYTHONPATH": str(ROOT / "src")}), "theirs": (theirs, {})},
+                              server, commit, work, args.repeat)
         finally:
             server.stop()
     for name, result in results.items():

@@ -360,6 +360,50 @@ def test_get_kernel_downloads_only_the_chosen_variant(hub_server, relu_repo, rel
         get_kernel(f"{ORG}/relu", version=2)
 
 
+def test_a_cold_load_resolves_the_version_once_and_lists_the_commit_once(hub_server, tmp_path: Path) -> None:
+    """A cold ``version=`` load: the refs say which commit ``v1`` is, one recursive listing of
+    that commit gives the variants and the chosen one's files, and every file is fetched at the
+    commit (never through the branch again), without importing huggingface_hub's HfApi module."""
+    hub_server.set_trusted_publisher(ORG)
+    fake_kernel(tmp_path / "k", name="coldpath", files={"__init__.py": "from .helper import X\nVALUE = X\n",
+                                                         "helper.py": "X = 5\n", "data/notes.txt": "n\n"})
+    fake_kernel(tmp_path / "k", "torch-cuda", name="coldpath", backend="cuda")
+    commit = upload_tree(tmp_path / "k", repo_id=f"{ORG}/coldpath").commit
+    hub_server.request_log.clear()
+    result = _python(f"""
+        import sys, kernels
+        print("VALUE", kernels.get_kernel("{ORG}/coldpath", version=1, backend="cpu").VALUE)
+        print("HFAPI", "huggingface_hub.hf_api" in sys.modules)
+    """)
+    assert result.returncode == 0 and "VALUE 5" in result.stdout and "HFAPI False" in result.stdout, result.stdout
+    log = list(hub_server.request_log)
+    api = [p for _, p in log if p.startswith("/api/") and "/overview" not in p and "agent-harnesses" not in p]
+    assert api == [f"/api/kernels/{ORG}/coldpath/refs", f"/api/kernels/{ORG}/coldpath/tree/{commit}"], log
+    files = [(m, p) for m, p in log if "/resolve/" in p and "kernel-status.toml" not in p]
+    assert files and all(p.startswith(f"/kernels/{ORG}/coldpath/resolve/{commit}/build/torch-cpu/") for _, p in files)
+    # One GET per file: the listing already said each file's object id and size (no HEAD).
+    assert sorted(p.rsplit("/torch-cpu/", 1)[1] for m, p in files) == [
+        "__init__.py", "data/notes.txt", "helper.py", "metadata.json"], files
+    assert {m for m, _ in files} == {"GET"}
+    cache = hub_server.cache_dir / f"kernels--{ORG}--coldpath"
+    snapshot = cache / "snapshots" / commit
+    assert (cache / "refs" / "v1").read_text() == commit
+    assert hub.cached_variant_listing(snapshot) == ["torch-cpu", "torch-cuda"]
+    listing = hub.cached_tree(snapshot)
+    for rel in ("__init__.py", "data/notes.txt", "helper.py", "metadata.json"):
+        link = snapshot / "build" / "torch-cpu" / rel
+        info = listing[f"build/torch-cpu/{rel}"]
+        # filed as hf_hub_download files it: a relative link to blobs/<object id>
+        assert link.is_symlink() and not os.path.isabs(os.readlink(link))
+        assert link.resolve() == (cache / "blobs" / (info.get("lfs_sha256") or info["blob_id"])).resolve()
+    assert not list((cache / "blobs").glob("*.incomplete"))
+    assert load_module.integrity.verify_cached_variant(snapshot / "build" / "torch-cpu", hub.cache_root()) == {}
+    hub_server.request_log.clear()
+    pinned = _python(f"import kernels; print('VALUE', kernels.get_kernel('{ORG}/coldpath', revision='{commit}', "
+                     "backend='cpu').VALUE)")
+    assert "VALUE 5" in pinned.stdout and list(hub_server.request_log) == [], (pinned.stdout, hub_server.request_log)
+
+
 def test_offline_mode_uses_the_cache(hub_server, relu_repo, tmp_path: Path) -> None:
     get_kernel(f"{ORG}/relu", version=1)  # warm the cache
     hub_server.request_log.clear()

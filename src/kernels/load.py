@@ -426,7 +426,50 @@ def _resolve_online(repo_id: str, *, revision: Optional[str], version: Optional[
                              user_agent)
         if warm is not None:
             return warm
-    rev = revision if revision is not None else _version_branch(repo_id, version)  # type: ignore[arg-type]
+    if revision is None:
+        rev, commit = _version_commit(repo_id, version, user_agent)  # type: ignore[arg-type]
+    else:
+        rev, commit = revision, _named_commit(repo_id, revision, user_agent)
+    if commit is None:  # a revision the refs do not name (a short id, refs/pr/N): the Hub resolves it
+        return _resolve_by_name(repo_id, rev, version=version, env=env, backend=backend, user_agent=user_agent,
+                                fetch=fetch)
+    # One listing of the commit says which variants there are and what files the chosen one
+    # has (with their sizes and object ids).
+    files = hub.list_tree(repo_id, commit, user_agent_extra=user_agent)
+    names = sorted({p.split("/")[1] for p in files if p.startswith("build/") and p.count("/") >= 2})
+    decisions = evaluate_variants(names, env, backend)
+    best = best_variant(decisions)
+    if best is None:
+        raise NoCompatibleVariantError(
+            _no_variant_message(repo_id, rev, decisions, env, backend, version), decisions)
+    resolved = _Resolved(decisions, best.name, commit=commit)
+    if fetch == "none":
+        return resolved
+    prefix = f"build/{best.name}/"
+    meta = prefix + METADATA_FILENAME
+    # Recorded in the cache as snapshot_download records it: later loads pinned to the commit
+    # need no request, and an interrupted download is known to be incomplete.
+    hub.record_tree(repo_id, commit, files)
+    snapshot = hub.download_files(repo_id, commit, [meta], listing=files, user_agent_extra=user_agent)
+    hub.record_ref(repo_id, rev, commit)
+    resolved.metadata = Metadata.read_from_file(snapshot / meta)
+    if fetch == "metadata":
+        return resolved
+    # Refuse before downloading the rest (compiled code can be large).
+    check_python_depends(resolved.metadata, source=f"{repo_id}@{rev}:{meta}")
+    check_kernels_minver(resolved.metadata)
+    rest = sorted(p for p in files if p.startswith(prefix) and p != meta and not p.endswith(".pyc")
+                  and "__pycache__" not in p.split("/"))
+    if rest:
+        hub.download_files(repo_id, commit, rest, listing=files, user_agent_extra=user_agent)
+    resolved.variant_dir = snapshot / "build" / best.name
+    return resolved
+
+
+def _resolve_by_name(repo_id: str, rev: str, *, version: Optional[int], env: Environment, backend: Optional[str],
+                     user_agent: UserAgent, fetch: str) -> _Resolved:
+    """Resolve a revision the Hub names (not one of the refs): list ``build/`` there, download
+    the chosen variant's metadata (which says the commit), then the variant at that commit."""
     names = hub.list_variants(repo_id, rev, user_agent_extra=user_agent)
     decisions = evaluate_variants(names, env, backend)
     best = best_variant(decisions)
@@ -446,6 +489,28 @@ def _resolve_online(repo_id: str, *, revision: Optional[str], version: Optional[
     check_kernels_minver(resolved.metadata)
     resolved.variant_dir = hub.download_variant(repo_id, resolved.commit, best.name, user_agent_extra=user_agent)
     return resolved
+
+
+def _version_commit(repo_id: str, version: int, user_agent: UserAgent) -> Tuple[str, str]:
+    """The branch of ``version`` and the commit it points to (one request: the refs)."""
+    versions = hub.version_refs(repo_id, user_agent_extra=user_agent)
+    branch = hub.check_version(repo_id, version, sorted(versions))
+    latest = max(versions)
+    if latest > version:
+        # WARNING, like the released kernels: a user pinned to an old major version should see it.
+        logger.warning("%s: loading version %d; version %d is available (version=%d)", repo_id, version,
+                       latest, latest)
+    return branch, versions[version]
+
+
+def _named_commit(repo_id: str, revision: str, user_agent: UserAgent) -> Optional[str]:
+    """The commit of ``revision`` when it is a commit id or a branch or tag name the refs list
+    (one request); None when the refs do not say (the caller lets the Hub resolve it)."""
+    if hub.is_commit_hash(revision):
+        return revision
+    found = hub.refs(repo_id, user_agent_extra=user_agent)
+    commits = {c for c in (found["branches"].get(revision), found["tags"].get(revision)) if c}
+    return commits.pop() if len(commits) == 1 else None
 
 
 #: ``(repo_id, revision)`` pairs already warned about being loaded from the cache while the Hub is down.

@@ -10,7 +10,8 @@ under ``build/<variant>/``. The modules, one job each:
 - :mod:`~kernels.hub.remote`: reading repositories (versions, variants, files, downloads);
 - :mod:`~kernels.hub.revalidate`: the one request of a warm load;
 - :mod:`~kernels.hub.redirect`: ``kernel-status.toml`` redirects of repositories that moved;
-- :mod:`~kernels.hub.light`: the small requests that skip the full client (the two above);
+- :mod:`~kernels.hub.light`: the requests that skip the full client (the two above, and the
+  API reads of a cold load: publisher, refs, file listing);
 - :mod:`~kernels.hub.cache`: what the download cache holds, without requests;
 - :mod:`~kernels.hub.trust`: trusted publishers;
 - :mod:`~kernels.hub.publish`: tokens, write permission, repositories, branches, commits.
@@ -37,14 +38,20 @@ from .remote import (
     check_version,
     commit_of,
     download_benchmarks,
+    download_files,
     download_tree,
     download_variant,
     download_variant_file,
     list_files,
+    list_tree,
     list_variants,
+    record_ref,
+    record_tree,
+    refs,
     resolve_revision,
     variant_object_ids,
     version_branches,
+    version_refs,
 )
 from .revalidate import current_commit
 from .trust import TRUST_TTL, is_trusted_publisher, remembered_trusted_publisher
@@ -65,8 +72,9 @@ __all__ = [
     "REPO_TYPE", "TRUST_TTL", "add_operation", "api", "cache_dir", "cache_root", "cached_snapshot", "cached_tree",
     "cached_variant_complete", "cached_variant_lfs_files", "cached_variant_listing", "cached_versions",
     "check_repo_id", "check_version", "check_write_access", "commit", "commit_of", "current_commit",
-    "delete_operation", "download_benchmarks", "download_tree", "download_variant", "download_variant_file",
-    "endpoint", "endpoint_url", "ensure_branch", "ensure_repo", "follow_redirect", "hub_call", "is_commit_hash",
-    "is_hub_down", "is_trusted_publisher", "list_files", "list_variants", "offline", "remembered_trusted_publisher",
-    "resolve_revision", "translate", "user_agent", "variant_object_ids", "version_branches", "whoami",
+    "delete_operation", "download_benchmarks", "download_files", "download_tree", "download_variant",
+    "download_variant_file", "endpoint", "endpoint_url", "ensure_branch", "ensure_repo", "follow_redirect",
+    "hub_call", "is_commit_hash", "is_hub_down", "is_trusted_publisher", "list_files", "list_tree", "list_variants",
+    "offline", "record_ref", "record_tree", "refs", "remembered_trusted_publisher", "resolve_revision", "translate",
+    "user_agent", "variant_object_ids", "version_branches", "version_refs", "whoami",
 ]

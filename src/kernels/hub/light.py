@@ -1,7 +1,9 @@
-"""Small requests that skip huggingface_hub's client: the revalidation of a warm load and the
-redirect check. They go through huggingface_hub's HTTP layer (its shared session: proxies, CA
-bundle, offline mode, ``http_backoff`` for 429/5xx answers), importing only that layer: the
-whole client, and its token machinery, cost more to import than the rest of a warm load.
+"""Small requests that skip huggingface_hub's client: the revalidation of a warm load, the
+redirect check and the API reads of a cold load (publisher, refs, file listing). They go
+through huggingface_hub's HTTP layer (its shared session: proxies, CA bundle, offline mode,
+``http_backoff`` for 429/5xx answers; its headers, token and error types for the API reads),
+importing only that layer: the whole client (``HfApi``) costs more to import than the rest of
+a load.
 """
 
 from __future__ import annotations
@@ -49,6 +51,41 @@ def request(method: str, url: str, repo_id: str, revision: str, *, action: str, 
     if hidden:
         response = attempt(_authenticated_headers(user_agent_extra))
     return response
+
+
+def api_json(path: str, *, params: Optional[dict] = None, user_agent_extra: Any = None) -> Any:
+    """The JSON of ``GET <endpoint>/api/<path>``, read as ``HfApi`` reads it: huggingface_hub's
+    shared session, its headers (the user's token) and its errors (``hf_raise_for_status``:
+    ``RepositoryNotFoundError``, ``RevisionNotFoundError``, ...), untranslated.
+
+    ``HfApi`` itself is not imported: its module costs more than the rest of a cold load.
+    """
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status  # noqa: PLC0415
+
+    response = get_session().get(f"{endpoint_url()}/api/{path}", params=params,
+                                 headers=build_hf_headers(user_agent=user_agent(user_agent_extra)))
+    hf_raise_for_status(response)
+    return response.json()
+
+
+def api_get(path: str, repo_id: Optional[str], revision: Optional[str] = None, *, action: str,
+            params: Optional[dict] = None, user_agent_extra: Any = None) -> Any:
+    """:func:`api_json` through :func:`~kernels.hub.failures.hub_call` (our error types)."""
+    return hub_call(lambda: api_json(path, params=params, user_agent_extra=user_agent_extra), repo_id, revision,
+                    action=action)
+
+
+def api_pages(path: str, repo_id: str, revision: str, *, action: str, params: Optional[dict] = None,
+              user_agent_extra: Any = None) -> list:
+    """Every item of a paginated ``GET <endpoint>/api/<path>`` (``Link: <...>; rel="next"``
+    pages), through huggingface_hub's ``paginate`` as ``HfApi.list_repo_tree`` reads them."""
+    from huggingface_hub.utils import build_hf_headers, paginate  # noqa: PLC0415
+
+    def call() -> list:
+        return list(paginate(f"{endpoint_url()}/api/{path}", params=params or {},
+                             headers=build_hf_headers(user_agent=user_agent(user_agent_extra))))
+
+    return hub_call(call, repo_id, revision, action=action)
 
 
 def raise_if_hub_down(response: Any, repo_id: str, revision: str, *, action: str) -> None:

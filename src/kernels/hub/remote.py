@@ -6,8 +6,9 @@ under ``build/<variant>/``. Every call goes through :func:`~kernels.hub.failures
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from ..errors import HubError, KernelVersionNotFoundError
 from .cache import _VERSION_BRANCH, is_commit_hash
@@ -27,9 +28,205 @@ def version_branches(repo_id: str) -> List[int]:
         >>> version_branches("kernels-community/relu")                          # doctest: +SKIP
         [1, 2]
     """
-    refs = hub_call(lambda: api().list_repo_refs(repo_id, repo_type=REPO_TYPE), repo_id,
-                    action="list its versions")
-    return sorted(int(m[1]) for b in refs.branches for m in [_VERSION_BRANCH.match(b.name)] if m)
+    return sorted(version_refs(repo_id))
+
+
+def refs(repo_id: str, *, user_agent_extra=None) -> Dict[str, Dict[str, str]]:
+    """``{"branches": {name: commit}, "tags": {name: commit}}`` of ``repo_id`` (one request,
+    ``GET /api/kernels/<repo>/refs``, read as ``HfApi.list_repo_refs`` reads it)."""
+    from .light import api_get  # noqa: PLC0415
+
+    data = api_get(f"{REPO_TYPE}s/{repo_id}/refs", repo_id, action="list its versions",
+                   user_agent_extra=user_agent_extra)
+    found: Dict[str, Dict[str, str]] = {"branches": {}, "tags": {}}
+    for kind in found:
+        for item in (data.get(kind) or []) if isinstance(data, dict) else []:
+            if (isinstance(item, dict) and isinstance(item.get("name"), str)
+                    and is_commit_hash(item.get("targetCommit"))):
+                found[kind][item["name"]] = item["targetCommit"]
+    return found
+
+
+def version_refs(repo_id: str, *, user_agent_extra=None) -> Dict[int, str]:
+    """``{major version: commit of branch v<N>}`` (one request)."""
+    return {int(m[1]): commit for name, commit in refs(repo_id, user_agent_extra=user_agent_extra)["branches"].items()
+            for m in [_VERSION_BRANCH.match(name)] if m}
+
+
+def list_tree(repo_id: str, commit: str, *, user_agent_extra=None) -> Dict[str, dict]:
+    """Every file of ``repo_id`` at ``commit`` (a full commit id): path -> ``size``, ``blob_id``
+    and, for LFS files, ``lfs_sha256``/``lfs_size`` (one request per 1000 files, as
+    ``snapshot_download`` lists a repository).
+
+    Nothing is written: :func:`record_tree` records the listing when files are downloaded.
+    """
+    from .light import api_pages  # noqa: PLC0415
+
+    if not is_commit_hash(commit):
+        raise ValueError(f"list_tree needs a full commit id, got {commit!r}")
+    entries = api_pages(f"{REPO_TYPE}s/{repo_id}/tree/{commit}", repo_id, commit, action="list its files",
+                        params={"recursive": True, "expand": False}, user_agent_extra=user_agent_extra)
+    files: Dict[str, dict] = {}
+    for entry in entries:
+        if not isinstance(entry, dict) or entry.get("type") != "file" or not isinstance(entry.get("path"), str):
+            continue
+        info: dict = {"size": entry.get("size"), "blob_id": entry.get("oid")}
+        lfs = entry.get("lfs")
+        if isinstance(lfs, dict) and lfs.get("oid"):
+            info["lfs_sha256"] = lfs["oid"]
+            info["lfs_size"] = lfs.get("size")
+        if entry.get("xetHash"):
+            info["xet_hash"] = entry["xetHash"]
+        files[entry["path"]] = info
+    return files
+
+
+def record_tree(repo_id: str, commit: str, files: Dict[str, dict]) -> None:
+    """Record the listing of ``commit`` (from :func:`list_tree`) where ``snapshot_download``
+    records it, ``trees/<commit>.json`` of the repository's cache folder (through
+    huggingface_hub's writer where it has one; the same format 1 otherwise), so the cache can
+    later tell, without a request, which variants the commit has and whether one is cached
+    completely (:func:`kernels.hub.cache.cached_tree`). Never fails a load."""
+    import json  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    from .cache import cache_root  # noqa: PLC0415
+
+    storage = cache_root() / f"{REPO_TYPE}s--{repo_id.replace('/', '--')}"
+    try:
+        from huggingface_hub._tree_cache import TreeCacheEntry, write_tree_cache  # noqa: PLC0415
+    except ImportError:
+        path = storage / "trees" / f"{commit}.json"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"format_version": 1, "files": dict(sorted(files.items()))}, indent=1))
+            os.replace(tmp, path)
+        except OSError:
+            pass
+        return
+    try:
+        entries = {p: TreeCacheEntry.from_json(info) for p, info in files.items()}
+    except (KeyError, TypeError):
+        return
+    write_tree_cache(str(storage), commit, entries)
+
+
+def record_ref(repo_id: str, revision: str, commit: str) -> None:
+    """``refs/<revision>`` of the repository's cache folder := ``commit`` (what
+    ``snapshot_download`` and ``hf_hub_download`` record for a branch or tag), atomically."""
+    import os  # noqa: PLC0415
+
+    from .cache import cache_root  # noqa: PLC0415
+
+    if is_commit_hash(revision):
+        return
+    path = cache_root() / f"{REPO_TYPE}s--{repo_id.replace('/', '--')}" / "refs" / revision
+    try:
+        if path.is_file() and path.read_text() == commit:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(commit)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache: the next load resolves the revision again
+
+
+def download_files(repo_id: str, commit: str, paths: Sequence[str], *, listing: Optional[Dict[str, dict]] = None,
+                   user_agent_extra=None, max_workers: int = 4) -> Path:
+    """Download ``paths`` of ``repo_id`` at ``commit`` into the cache, a few at a time; return the
+    snapshot directory.
+
+    A file whose object id and size ``listing`` (from :func:`list_tree`) gives is fetched with
+    one ``GET`` (:func:`_download_listed`); others go through ``hf_hub_download``, which asks
+    the Hub for them first (a ``HEAD``). Either way a file appears in the cache only complete
+    (temporary file, atomic move), under huggingface_hub's lock of its blob.
+
+    Raises the first failure, translated (:class:`~kernels.errors.HubError` subclasses).
+    """
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    from .cache import cache_root  # noqa: PLC0415
+
+    storage = cache_root() / f"{REPO_TYPE}s--{repo_id.replace('/', '--')}"
+    snapshot = storage / "snapshots" / commit
+
+    def one(path: str) -> None:
+        info = (listing or {}).get(path)
+        hub_call(lambda: _download_listed(repo_id, commit, path, info, storage, user_agent_extra), repo_id, commit,
+                 action=f"download {path}")
+
+    if not paths:
+        raise ValueError("no files to download")
+    if len(paths) == 1 or max_workers <= 1:
+        for path in paths:
+            one(path)
+    else:
+        with ThreadPoolExecutor(max_workers=min(max_workers, len(paths)),
+                                thread_name_prefix="kernels-download") as pool:
+            list(pool.map(one, paths))
+    return snapshot
+
+
+_OBJECT_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+
+
+def _download_listed(repo_id: str, commit: str, path: str, info: Optional[dict], storage: Path,
+                     user_agent_extra) -> None:
+    """Put ``path`` at ``commit`` into the cache as ``hf_hub_download`` does (blob named by its
+    object id, snapshot link to it), skipping its ``HEAD`` when ``info`` (the listing's entry)
+    already says what the ``HEAD`` would: the object id (the ETag: LFS sha256, else git blob
+    id) and the size. The content goes through huggingface_hub's ``http_get`` (its session,
+    headers, retries and size check) into a temporary file in ``blobs/`` that is moved into
+    place when complete. Files stored with Xet, entries without usable ids, and caches without
+    symbolic links are left to ``hf_hub_download``."""
+    from huggingface_hub import hf_hub_download  # noqa: PLC0415
+
+    def by_client() -> None:
+        hf_hub_download(repo_id, path, repo_type=REPO_TYPE, revision=commit, endpoint=endpoint(),
+                        cache_dir=cache_dir(), user_agent=user_agent(user_agent_extra))
+
+    pointer = storage / "snapshots" / commit / path
+    if pointer.exists():
+        return
+    lfs = isinstance(info, dict) and bool(info.get("lfs_sha256"))
+    etag = (info.get("lfs_sha256") if lfs else info.get("blob_id")) if isinstance(info, dict) else None
+    size = (info.get("lfs_size") if lfs else info.get("size")) if isinstance(info, dict) else None
+    if (not isinstance(etag, str) or not _OBJECT_ID.match(etag) or not isinstance(size, int) or info.get("xet_hash")
+            or ".." in Path(path).parts or Path(path).is_absolute()):
+        return by_client()
+    import os  # noqa: PLC0415
+    import uuid  # noqa: PLC0415
+
+    from huggingface_hub import hf_hub_url  # noqa: PLC0415
+    from huggingface_hub.file_download import http_get  # noqa: PLC0415
+    from huggingface_hub.utils import WeakFileLock, build_hf_headers  # noqa: PLC0415
+
+    blob = storage / "blobs" / etag
+    lock = storage.parent / ".locks" / storage.name / f"{etag}.lock"  # where hf_hub_download locks the blob
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    with WeakFileLock(str(lock)):
+        if not blob.exists():
+            tmp = blob.with_name(f"{etag}.{uuid.uuid4().hex[:8]}.incomplete")
+            try:
+                with open(tmp, "wb") as fh:
+                    http_get(hf_hub_url(repo_id, path, repo_type=REPO_TYPE, revision=commit, endpoint=endpoint()),
+                             fh, headers=build_hf_headers(user_agent=user_agent(user_agent_extra)),
+                             expected_size=size)
+                os.replace(tmp, blob)
+            finally:
+                tmp.unlink(missing_ok=True)
+        if pointer.exists() or pointer.is_symlink():
+            return
+        try:
+            os.symlink(os.path.relpath(blob, pointer.parent), pointer)
+        except FileExistsError:
+            pass  # another process linked it meanwhile (to the same blob: the name is the object id)
+        except OSError:
+            return by_client()  # no symbolic links here: huggingface_hub knows what to do instead
 
 
 def check_version(repo_id: str, version: int, versions: Sequence[int]) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 from .cache import cache_root
-from .client import api, endpoint
+from .client import endpoint
 from .failures import hub_call
 
 #: ``(endpoint, org) -> trusted``: answers of the Hub, memoised for the life of the process.
@@ -33,23 +33,29 @@ def is_trusted_publisher(org: str) -> bool:
         _TRUSTED_PUBLISHERS[key] = True
         return True
 
+    from urllib.parse import quote  # noqa: PLC0415
+
+    from .light import api_json  # noqa: PLC0415
+
     def overview():  # -> the organisation's overview; None: no such organisation (or a user)
         from huggingface_hub.errors import HfHubHTTPError  # noqa: PLC0415
 
         try:
-            return api().get_organization_overview(org)
+            return api_json(f"organizations/{quote(org, safe='')}/overview")
         except HfHubHTTPError as exc:
             if getattr(getattr(exc, "response", None), "status_code", None) == 404:
                 return None
             raise
 
+    # The one read of the overview, as HfApi.get_organization_overview makes it (without
+    # importing HfApi, whose module costs more than the rest of a cold load).
     answer = hub_call(overview, org, action=f"tell whether {org!r} is a trusted kernel publisher")
-    if answer is None:
+    if not isinstance(answer, dict):
         trusted = False
     else:
-        value = getattr(answer, "trustedKernelPublisher", None)
+        value = answer.get("trustedKernelPublisher")
         if value is None:
-            value = getattr(answer, "trusted_kernel_publisher", False)
+            value = answer.get("trusted_kernel_publisher", False)
         trusted = bool(value)
     _TRUSTED_PUBLISHERS[key] = trusted
     if trusted:
