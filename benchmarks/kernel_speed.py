@@ -3,7 +3,7 @@
 torch.utils.cpp_extension.
 
 Kernels (``--cases``): our examples with CUDA sources (``relu``, ``rmsnorm-silu``) and
-``corpus-relu`` (/work/shared/corpus/relu, built from a temporary copy given the 3-line pyproject
+``corpus-relu`` (../shared/corpus/relu or $KERNELS_CORPUS/relu, built from a temporary copy given the 3-line pyproject
 of accept.sh). Each is built twice, with ``--python``: **ours** by ``pip wheel
 --no-build-isolation --no-deps -C kernels.backend=<device> [-C kernels.cuda-capabilities=<caps>]``;
 **theirs** by torch.utils.cpp_extension from the same translation units (binding + the backend's
@@ -61,7 +61,7 @@ from build_time import (  # noqa: E402  (also puts src/ on sys.path for kernels_
 
 #: Where corpus-relu comes from. Only the checkout travels to a GPU machine: there, point
 #: KERNELS_CORPUS at a carried copy (e.g. an ignored ``.corpus/`` in the checkout).
-CORPUS = Path(os.environ.get("KERNELS_CORPUS", "/work/shared/corpus")).absolute()
+CORPUS = Path(os.environ.get("KERNELS_CORPUS", REPO.parent / "shared" / "corpus")).absolute()
 NO_GPU_EXIT = 2
 
 
