@@ -30,6 +30,7 @@ import stat
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
+from .atomic_files import remember
 from .errors import KernelIntegrityError
 
 __all__ = [
@@ -230,11 +231,6 @@ def _outside_blobs(path: Path, variant_dir: Path) -> bool:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    """Readers see the old or the new file, never half of one (concurrent loads)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only cache just means hashing again next time
+    """Readers see the old or the new file, never half of one (concurrent loads); a read-only
+    cache just means hashing again next time."""
+    remember(path, text)

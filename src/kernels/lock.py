@@ -37,6 +37,7 @@ from types import ModuleType
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from . import hub, integrity, limits
+from .atomic_files import write_text_atomically
 from .errors import HubError, KernelIntegrityError, LockError, LockFileNotFoundError
 from .variants import parse_variant
 
@@ -242,9 +243,7 @@ def lock_project(project_dir: PathLike, *, fmt: str = "hashes") -> Tuple[Path, L
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomically(path, text)
 
 
 # --------------------------------------------------------------------------- kernels download

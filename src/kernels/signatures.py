@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, List, Optional, Sequence, Union
 
 from . import limits
+from .atomic_files import remember
 from .errors import KernelSignatureError, MetadataError, require_extra
 from .metadata import METADATA_FILENAME, SIGNATURE_FILENAME, Metadata
 
@@ -278,13 +279,7 @@ def require_valid_signature(variant_dir: Path, cache_root: Optional[Path] = None
                                    "not loaded (verification was asked for with verify_signature=True or "
                                    "KERNELS_VERIFY_SIGNATURES=1)")
     if stamp is not None and key is not None:
-        try:
-            stamp.parent.mkdir(parents=True, exist_ok=True)
-            tmp = stamp.with_name(f".{stamp.name}.{os.getpid()}.tmp")
-            tmp.write_text(key)
-            os.replace(tmp, stamp)
-        except OSError:
-            pass  # a read-only cache: verify again next time
+        remember(stamp, key)  # a read-only cache: verify again next time
 
 
 def _public_good_verifier():  # -> sigstore.verify.Verifier

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,19 +229,8 @@ def _remembered(repo_id: str) -> Optional[tuple]:
 
 
 def _remember(repo_id: str, found: Optional[Redirect]) -> None:
-    path = _memory_file()
-    try:
-        data = json.loads(path.read_text())
-        if not isinstance(data, dict):
-            data = {}
-    except (OSError, ValueError):
-        data = {}
-    data[_key(repo_id)] = {"checked": time.time(), "destination": found.destination if found else None,
-                           "revision": found.revision if found else None}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, sort_keys=True))
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only cache: ask again next time
+    from ..atomic_files import remember_in_json  # noqa: PLC0415
+
+    remember_in_json(_memory_file(), _key(repo_id), {"checked": time.time(),
+                                                     "destination": found.destination if found else None,
+                                                     "revision": found.revision if found else None})

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from ..atomic_files import remember
 from ..errors import HubError, KernelVersionNotFoundError
 from .cache import _VERSION_BRANCH, is_commit_hash
 from .client import REPO_TYPE, api, cache_dir, endpoint, user_agent
@@ -88,7 +89,6 @@ def record_tree(repo_id: str, commit: str, files: Dict[str, dict]) -> None:
     later tell, without a request, which variants the commit has and whether one is cached
     completely (:func:`kernels.hub.cache.cached_tree`). Never fails a load."""
     import json  # noqa: PLC0415
-    import os  # noqa: PLC0415
 
     from .cache import cache_root  # noqa: PLC0415
 
@@ -96,14 +96,8 @@ def record_tree(repo_id: str, commit: str, files: Dict[str, dict]) -> None:
     try:
         from huggingface_hub._tree_cache import TreeCacheEntry, write_tree_cache  # noqa: PLC0415
     except ImportError:
-        path = storage / "trees" / f"{commit}.json"
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"format_version": 1, "files": dict(sorted(files.items()))}, indent=1))
-            os.replace(tmp, path)
-        except OSError:
-            pass
+        remember(storage / "trees" / f"{commit}.json",
+                 json.dumps({"format_version": 1, "files": dict(sorted(files.items()))}, indent=1))
         return
     try:
         entries = {p: TreeCacheEntry.from_json(info) for p, info in files.items()}
@@ -115,8 +109,6 @@ def record_tree(repo_id: str, commit: str, files: Dict[str, dict]) -> None:
 def record_ref(repo_id: str, revision: str, commit: str) -> None:
     """``refs/<revision>`` of the repository's cache folder := ``commit`` (what
     ``snapshot_download`` and ``hf_hub_download`` record for a branch or tag), atomically."""
-    import os  # noqa: PLC0415
-
     from .cache import cache_root  # noqa: PLC0415
 
     if is_commit_hash(revision):
@@ -125,12 +117,9 @@ def record_ref(repo_id: str, revision: str, commit: str) -> None:
     try:
         if path.is_file() and path.read_text() == commit:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(commit)
-        os.replace(tmp, path)
     except OSError:
-        pass  # a read-only cache: the next load resolves the revision again
+        pass
+    remember(path, commit)  # a read-only cache: the next load resolves the revision again
 
 
 def download_files(repo_id: str, commit: str, paths: Sequence[str], *, listing: Optional[Dict[str, dict]] = None,

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -101,18 +100,6 @@ def remembered_trusted_publisher(org: str) -> bool:
 def _remember_trust(key: tuple) -> None:
     import time  # noqa: PLC0415
 
-    path = _trust_file()
-    try:
-        data = json.loads(path.read_text())
-        if not isinstance(data, dict):
-            data = {}
-    except (OSError, ValueError):
-        data = {}
-    data[f"{key[0] or ''}|{key[1]}"] = time.time()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, sort_keys=True))
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only cache: ask again next time
+    from ..atomic_files import remember_in_json  # noqa: PLC0415
+
+    remember_in_json(_trust_file(), f"{key[0] or ''}|{key[1]}", time.time())
