@@ -399,7 +399,8 @@ def run_case(case: Case, work_root: Path, jobs: int, verbose: bool, steps: Seque
 
     def need_built() -> None:
         if not ours.is_dir() or "ours_cold" not in state:
-            raise BenchError(f"case {case.name}: run --phase ours-cold first with the same --work")
+            raise BenchError(f"case {case.name}: no cold build of ours to start from: run --phase ours-cold "
+                             "first, with --work DIR (the same DIR in every run)")
 
     if "ours-cold" in steps:
         # A cold build stopped from outside (a command's time limit) continues where ninja left

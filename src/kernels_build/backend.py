@@ -249,8 +249,9 @@ def _build(wheel_directory: Path, config_settings: ConfigSettings,
     progress(f"compiler cache: {launcher}" if launcher else "compiler cache: none")
     base_dirs = sccache_base_dirs(effective_launcher(launcher))
     if base_dirs:
-        progress(f"sccache base directories: {os.pathsep.join(map(str, base_dirs))} (paths under them are "
-                 "hashed as relative ones, and are not mapped out of the binary)")
+        progress(f"SCCACHE_BASEDIRS={os.pathsep.join(map(str, base_dirs))}: paths under them are left to "
+                 "sccache (not mapped out of the binary); a running sccache server keeps the base "
+                 "directories it started with (sccache --stop-server to change them)")
     if plan.nvcc is not None:
         major, minor = plan.nvcc.version
         progress(f"CUDA compiler: nvcc {major}.{minor} at {plan.nvcc.path}")

@@ -23,7 +23,7 @@ Rules (each keeps the TU's meaning: the PCH is force-included ahead of the TU's 
   ``<torch/all.h>`` takes ~1.7x a plain TU's compile (it writes ~700 MB) and must finish before
   any TU that uses it starts; a TU using it then takes ~0.4x. So the critical path,
   ``T * TUs/jobs`` without, ``1.7 T + 0.4 T * TUs/jobs`` with, only shortens from about 3 TUs
-  per job. With a compiler cache a PCH does not pay either: sccache 0.16 does serve PCH
+  per job (``auto`` asks 4, a margin for the PCH's load time). With a compiler cache a PCH does not pay either: sccache 0.16 does serve PCH
   builds from its cache, but a cached build with the PCH is slower than one without (it
   stores and restores the ~700 MB PCH; benchmarks/pch_cache.py). ``on`` uses PCHs whenever a
   TU is eligible; ``off`` never.
