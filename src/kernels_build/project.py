@@ -289,10 +289,10 @@ def render_cmakelists(plan: BuildPlan) -> str:
     return "\n".join(out)
 
 
-def _path_prefix_maps(plan: BuildPlan) -> List[str]:
+def _path_prefix_maps(plan: BuildPlan, launcher: Optional[str]) -> List[str]:
     """``old=new`` pairs for ``-ffile-prefix-map``: the kernel, its build directory when that
     is elsewhere (``kernels.build-dir``), then site-packages; less those left to sccache's
-    base directories (kernels_build/compiler_cache.py)."""
+    base directories (kernels_build/compiler_cache.py) when ``launcher`` is sccache."""
     assert plan.torch is not None
     name = plan.config.general.name
     root = plan.config.root.resolve()
@@ -301,7 +301,6 @@ def _path_prefix_maps(plan: BuildPlan) -> List[str]:
     if build_root != root and root not in build_root.parents:
         maps.append(f"{build_root}={name}/{DEFAULT_BUILD_DIR}")
     maps.append(f"{plan.torch.site_packages.resolve()}=site-packages")
-    launcher = effective_launcher(find_compiler_cache(plan.settings.compiler_cache))
     kept, _ = paths_left_to_sccache(maps, sccache_base_dirs(launcher))
     return list(kept)
 
@@ -320,6 +319,8 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
     libraries = [_torch_library(torch.library_dir, lib) for lib in TORCH_LIBRARIES[plan.backend]]
     cxx_standard = 20 if torch.major_minor >= (2, 12) else 17
     flags = torch_flags(torch, plan.backend, plan.nvcc.version if plan.nvcc else None)
+    ours = find_compiler_cache(plan.settings.compiler_cache)
+    launcher = effective_launcher(ours)  # the one that will wrap the compilers
     out = [
         f"set(KERNEL_OPS_NAME {plan.ops_name})",
         f"set(KERNEL_MODULE {config.general.module_name})",
@@ -340,14 +341,13 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
         # in an isolated environment (a random /tmp/pip-build-env-*), equals one built in place.
         # The more specific site-packages comes last: the last matching map wins. A build
         # directory outside the kernel (kernels.build-dir) is named as the default one.
-        f"set(KERNEL_PATH_PREFIX_MAPS {' '.join(_q(m) for m in _path_prefix_maps(plan))})",
+        f"set(KERNEL_PATH_PREFIX_MAPS {' '.join(_q(m) for m in _path_prefix_maps(plan, launcher))})",
     ]
     if plan.stable_abi is not None:
         major, minor = (tuple(plan.stable_abi) + (0, 0))[:2]
         out.append(f"set(KERNEL_STABLE_ABI_VERSION 0x{(major << 56) | (minor << 48):016x})")
-    launcher = find_compiler_cache(plan.settings.compiler_cache)
-    if launcher is not None:
-        out.append(f"set(KERNEL_COMPILER_LAUNCHER {_q(launcher)})")
+    if ours is not None:
+        out.append(f"set(KERNEL_COMPILER_LAUNCHER {_q(ours)})")
     if plan.nvcc is not None:
         out += [
             f"set(KERNEL_TORCH_CUDA_FLAGS {' '.join(_q(_cmake_option(f)) for f in flags.cuda)})",
@@ -433,7 +433,6 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
             "kernel_extension", [root / s for s in _compiled(framework.src)],
             [*(root / i for i in framework.include), *source_include_dirs(root)],
             own_flags=bool(framework.cxx_flags or not ops_name_at_load)))
-        launcher = effective_launcher(find_compiler_cache(plan.settings.compiler_cache))
         out += pch.cmake_lines(pch.plan_pch(plan.settings.precompiled_headers, pch_targets, launcher, jobs))
     return out
 
