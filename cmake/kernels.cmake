@@ -7,10 +7,13 @@
 #   KERNEL_OPS_NAME        extension name = op namespace, e.g. _relu_cpu_0123456789
 #   KERNEL_MODULE          Python package name, e.g. relu
 #   KERNEL_BACKEND         cpu | cuda | rocm | xpu | metal
+#   KERNEL_FRAMEWORK       torch (a torch extension <ops>.abi3.so) or tvm-ffi (a TVM FFI
+#                          library <ops>.so that links libtvm_ffi and neither torch nor Python)
 #   KERNEL_CXX_STANDARD    17 or 20 (torch >= 2.12 needs 20)
 #   KERNEL_TORCH_DEFINITIONS  what torch's CMake package gives every TU: _GLIBCXX_USE_CXX11_ABI
 #                          and the torch targets' interface definitions (kernels_build/flags.py)
 #   KERNEL_TORCH_INCLUDE_DIRS, KERNEL_TORCH_LIBRARIES   torch's headers and libraries
+#   KERNEL_TVM_FFI_INCLUDE_DIRS, KERNEL_TVM_FFI_LIBRARY  TVM FFI's headers and libtvm_ffi.so
 #   KERNEL_GENERATED_DIR   directory holding registration.h
 #   KERNEL_SOURCE_INCLUDE_DIRS  the kernel repo root and its torch-ext/ (for #include "...")
 #   KERNEL_STABLE_ABI_VERSION  hex TORCH_TARGET_VERSION when building for the stable ABI
@@ -41,22 +44,29 @@ set(CMAKE_CXX_EXTENSIONS OFF)  # -std=c++20, not gnu++20: the dialect torch is t
 # Kernels are loaded after torch, whose libraries are then already in the process: no RPATH.
 set(CMAKE_SKIP_RPATH ON)
 
-find_package(Python 3.9 REQUIRED COMPONENTS Interpreter Development.SABIModule)
-
-# One interface target carries what every translation unit needs to see torch.
-add_library(kernel_torch INTERFACE)
-target_include_directories(kernel_torch SYSTEM INTERFACE ${KERNEL_TORCH_INCLUDE_DIRS})
-target_include_directories(kernel_torch INTERFACE ${KERNEL_GENERATED_DIR} ${KERNEL_SOURCE_INCLUDE_DIRS})
-# Python's headers too: registration.h includes Python.h, and components may include it.
-target_include_directories(kernel_torch SYSTEM INTERFACE ${Python_INCLUDE_DIRS})
-target_compile_definitions(kernel_torch INTERFACE
-  ${KERNEL_TORCH_DEFINITIONS}
-  Py_LIMITED_API=0x03090000)
-if(DEFINED KERNEL_STABLE_ABI_VERSION)
-  target_compile_definitions(kernel_torch INTERFACE TORCH_TARGET_VERSION=${KERNEL_STABLE_ABI_VERSION})
+# One interface target carries what every translation unit needs to see its framework.
+add_library(kernel_base INTERFACE)
+target_include_directories(kernel_base INTERFACE ${KERNEL_GENERATED_DIR} ${KERNEL_SOURCE_INCLUDE_DIRS})
+target_compile_features(kernel_base INTERFACE cxx_std_${KERNEL_CXX_STANDARD})
+if(KERNEL_FRAMEWORK STREQUAL "tvm-ffi")
+  # A TVM FFI library: sources see TVM FFI (and DLPack), the library links libtvm_ffi only.
+  set(KERNEL_OPS_NAME_MACRO TVM_FFI_EXTENSION_NAME)
+  target_include_directories(kernel_base SYSTEM INTERFACE ${KERNEL_TVM_FFI_INCLUDE_DIRS})
+  target_link_libraries(kernel_base INTERFACE "${KERNEL_TVM_FFI_LIBRARY}")
+else()
+  set(KERNEL_OPS_NAME_MACRO TORCH_EXTENSION_NAME)
+  find_package(Python 3.9 REQUIRED COMPONENTS Interpreter Development.SABIModule)
+  target_include_directories(kernel_base SYSTEM INTERFACE ${KERNEL_TORCH_INCLUDE_DIRS})
+  # Python's headers too: registration.h includes Python.h, and components may include it.
+  target_include_directories(kernel_base SYSTEM INTERFACE ${Python_INCLUDE_DIRS})
+  target_compile_definitions(kernel_base INTERFACE
+    ${KERNEL_TORCH_DEFINITIONS}
+    Py_LIMITED_API=0x03090000)
+  if(DEFINED KERNEL_STABLE_ABI_VERSION)
+    target_compile_definitions(kernel_base INTERFACE TORCH_TARGET_VERSION=${KERNEL_STABLE_ABI_VERSION})
+  endif()
+  target_link_libraries(kernel_base INTERFACE ${KERNEL_TORCH_LIBRARIES})
 endif()
-target_compile_features(kernel_torch INTERFACE cxx_std_${KERNEL_CXX_STANDARD})
-target_link_libraries(kernel_torch INTERFACE ${KERNEL_TORCH_LIBRARIES})
 
 # libstdc++ of GCC >= 11 reads glibc 2.32's __libc_single_threaded, which would lift the
 # extension above manylinux_2_28. kernels_glibc_compat.h redirects that read to a private
@@ -69,8 +79,16 @@ if(CMAKE_SYSTEM_NAME STREQUAL "Linux" AND KERNEL_HAVE_SINGLE_THREADED_H)
   set(KERNEL_GLIBC_COMPAT_HEADER "${CMAKE_CURRENT_LIST_DIR}/kernels_glibc_compat.h")
   # (A target with precompiled torch headers has it as the PCH's first header instead: GCC
   # uses a PCH only when nothing was included before it; see kernel_precompile_torch_headers.)
-  target_compile_options(kernel_torch INTERFACE
+  target_compile_options(kernel_base INTERFACE
     "$<$<OR:$<COMPILE_LANGUAGE:C>,$<AND:$<COMPILE_LANGUAGE:CXX>,$<NOT:$<BOOL:$<TARGET_PROPERTY:KERNEL_PCH>>>>>:SHELL:-include ${KERNEL_GLIBC_COMPAT_HEADER}>")
+endif()
+
+# libstdc++ of GCC >= 9 exports the string streams' default constructors as GLIBCXX_3.4.26,
+# above manylinux_2_28's libstdc++: kernels_libstdcxx_compat.cpp gives the library its own copy.
+set(KERNEL_LIBSTDCXX_COMPAT OFF)
+if(KERNEL_GLIBC_COMPAT AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  set(KERNEL_LIBSTDCXX_COMPAT ON)
+  set(KERNEL_LIBSTDCXX_COMPAT_SOURCE "${CMAKE_CURRENT_LIST_DIR}/kernels_libstdcxx_compat.cpp")
 endif()
 
 # Two versions of one kernel may be loaded into one process: no STB_GNU_UNIQUE symbols, which
@@ -79,7 +97,7 @@ endif()
 include(CheckCXXCompilerFlag)
 check_cxx_compiler_flag(-fno-gnu-unique KERNEL_HAVE_NO_GNU_UNIQUE)
 if(KERNEL_HAVE_NO_GNU_UNIQUE)
-  target_compile_options(kernel_torch INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-fno-gnu-unique>)
+  target_compile_options(kernel_base INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-fno-gnu-unique>)
 endif()
 
 # Build paths out of the binary: __FILE__ and debug info name the kernel and site-packages,
@@ -87,7 +105,7 @@ endif()
 check_cxx_compiler_flag(-ffile-prefix-map=/a=b KERNEL_HAVE_FILE_PREFIX_MAP)
 if(KERNEL_HAVE_FILE_PREFIX_MAP)
   foreach(map IN LISTS KERNEL_PATH_PREFIX_MAPS)
-    target_compile_options(kernel_torch INTERFACE
+    target_compile_options(kernel_base INTERFACE
       "$<$<COMPILE_LANGUAGE:CXX,C>:-ffile-prefix-map=${map}>"
       "$<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-ffile-prefix-map=${map}>")
   endforeach()
@@ -106,12 +124,15 @@ endif()
 # kernel_precompile_torch_headers(HEADERS <header>... [SHARED <target>...] [OWN <target>...]
 #                                 [SKIP <source>...])
 # Precompiled torch headers for host C++ TUs (plan: kernels_build/pch.py). SHARED targets reuse
-# one PCH compiled with kernel_torch's flags alone (target kernel_torch_pch); OWN targets, whose
+# one PCH compiled with kernel_base's flags alone (target kernel_torch_pch); OWN targets, whose
 # flags differ, compile their own. SKIP sources (and the generated init TU) do without.
 function(kernel_precompile_torch_headers)
   cmake_parse_arguments(ARG "" "" "HEADERS;SHARED;OWN;SKIP" ${ARGN})
   set(headers ${ARG_HEADERS})
   set(skip ${ARG_SKIP} "${KERNEL_GENERATED_DIR}/kernels_extension_init.cpp")
+  if(KERNEL_LIBSTDCXX_COMPAT)
+    list(APPEND skip "${KERNEL_LIBSTDCXX_COMPAT_SOURCE}")
+  endif()
   if(KERNEL_GLIBC_COMPAT)
     list(PREPEND headers "${KERNEL_GLIBC_COMPAT_HEADER}")
   endif()
@@ -123,7 +144,7 @@ function(kernel_precompile_torch_headers)
     add_library(kernel_torch_pch OBJECT "${host}")
     set_source_files_properties("${host}" PROPERTIES HEADER_FILE_ONLY ON)
     set_target_properties(kernel_torch_pch PROPERTIES LINKER_LANGUAGE CXX)
-    target_link_libraries(kernel_torch_pch PRIVATE kernel_torch)
+    target_link_libraries(kernel_torch_pch PRIVATE kernel_base)
     target_precompile_headers(kernel_torch_pch PRIVATE "${headers}")
     set_property(TARGET kernel_torch_pch PROPERTY KERNEL_PCH ON)
     foreach(target IN LISTS ARG_SHARED)
@@ -152,10 +173,11 @@ function(kernel_precompile_torch_headers)
 endfunction()
 
 # kernel_use_ops_name(<target>): the C++/CUDA/HIP sources of <target> get
-# TORCH_EXTENSION_NAME=<op namespace> (what torch's registration macros are given).
+# TORCH_EXTENSION_NAME=<op namespace> (what torch's registration macros are given), or
+# TVM_FFI_EXTENSION_NAME for a TVM FFI library.
 function(kernel_use_ops_name TARGET)
   target_compile_definitions(${TARGET} PRIVATE
-    "$<$<COMPILE_LANGUAGE:CXX,CUDA,HIP,OBJCXX>:TORCH_EXTENSION_NAME=${KERNEL_OPS_NAME}>")
+    "$<$<COMPILE_LANGUAGE:CXX,CUDA,HIP,OBJCXX>:${KERNEL_OPS_NAME_MACRO}=${KERNEL_OPS_NAME}>")
 endfunction()
 
 # kernel_add_component(<name> SOURCES ... [INCLUDE ...] [CXX_FLAGS ...] [CUDA_FLAGS ...])
@@ -164,7 +186,7 @@ endfunction()
 function(kernel_add_component NAME)
   cmake_parse_arguments(ARG "" "" "SOURCES;INCLUDE;CXX_FLAGS;CUDA_FLAGS;DEFINITIONS" ${ARGN})
   add_library(${NAME} OBJECT ${ARG_SOURCES})
-  target_link_libraries(${NAME} PRIVATE kernel_torch)
+  target_link_libraries(${NAME} PRIVATE kernel_base)
   target_include_directories(${NAME} PRIVATE ${ARG_INCLUDE})
   target_compile_definitions(${NAME} PRIVATE ${ARG_DEFINITIONS})
   target_compile_options(${NAME} PRIVATE "$<$<COMPILE_LANGUAGE:CXX>:${ARG_CXX_FLAGS}>")
@@ -175,7 +197,7 @@ endfunction()
 # kernel_add_extension([OPS_NAME_AT_LOAD] SOURCES ... [INCLUDE ...] [CXX_FLAGS ...]
 #                      [DEFINITIONS ...] [LIBRARIES ...])
 # The Python extension <KERNEL_OPS_NAME>.abi3.so (target kernel_extension): torch bindings
-# plus every component. OPS_NAME_AT_LOAD: the op namespace and PyInit come from the generated
+# plus every component; for tvm-ffi, the library <KERNEL_OPS_NAME>.so. OPS_NAME_AT_LOAD: the op namespace and PyInit come from the generated
 # kernels_extension_init.cpp, the only TU that gets TORCH_EXTENSION_NAME.
 function(kernel_add_extension)
   cmake_parse_arguments(ARG "OPS_NAME_AT_LOAD" "" "SOURCES;INCLUDE;CXX_FLAGS;DEFINITIONS;LIBRARIES" ${ARGN})
@@ -189,8 +211,17 @@ function(kernel_add_extension)
   if(KERNEL_GLIBC_COMPAT)
     list(APPEND sources "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/kernels_glibc_compat.c")
   endif()
-  Python_add_library(kernel_extension MODULE USE_SABI 3.9 WITH_SOABI ${sources})
-  target_link_libraries(kernel_extension PRIVATE kernel_torch ${ARG_LIBRARIES})
+  if(KERNEL_LIBSTDCXX_COMPAT)
+    list(APPEND sources "${KERNEL_LIBSTDCXX_COMPAT_SOURCE}")
+  endif()
+  if(KERNEL_FRAMEWORK STREQUAL "tvm-ffi")
+    # <ops>.so, loaded with tvm_ffi.load_module: no lib prefix, no Python ABI in its name.
+    add_library(kernel_extension MODULE ${sources})
+    set_target_properties(kernel_extension PROPERTIES PREFIX "" SUFFIX ".so")
+  else()
+    Python_add_library(kernel_extension MODULE USE_SABI 3.9 WITH_SOABI ${sources})
+  endif()
+  target_link_libraries(kernel_extension PRIVATE kernel_base ${ARG_LIBRARIES})
   target_include_directories(kernel_extension PRIVATE ${ARG_INCLUDE})
   target_compile_definitions(kernel_extension PRIVATE ${ARG_DEFINITIONS})
   target_compile_options(kernel_extension PRIVATE "$<$<COMPILE_LANGUAGE:CXX>:${ARG_CXX_FLAGS}>")

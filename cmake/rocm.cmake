@@ -19,17 +19,17 @@ enable_language(HIP)  # a no-op when project() already enabled it
 # extension itself is linked as C++.
 list(APPEND CMAKE_PREFIX_PATH "${CMAKE_HIP_COMPILER_ROCM_ROOT}" "$ENV{ROCM_PATH}" /opt/rocm)
 find_package(hip CONFIG REQUIRED)
-target_link_libraries(kernel_torch INTERFACE hip::host)
+target_link_libraries(kernel_base INTERFACE hip::host)
 
 # Torch's own definitions for ROCm extensions (COMMON_HIP_FLAGS of torch.utils.cpp_extension),
 # plus the contract's ROCM_KERNEL. Like the CUDA backend, the __HIP_NO_HALF_* switches are
 # left out.
-target_compile_definitions(kernel_torch INTERFACE
+target_compile_definitions(kernel_base INTERFACE
   USE_ROCM=1 ROCM_KERNEL __HIP_PLATFORM_AMD__=1 HIPBLAS_V2)
-target_compile_features(kernel_torch INTERFACE hip_std_${KERNEL_CXX_STANDARD})
+target_compile_features(kernel_base INTERFACE hip_std_${KERNEL_CXX_STANDARD})
 if(KERNEL_GLIBC_COMPAT)
   # HIP host code goes through libstdc++ too (see kernels.cmake).
-  target_compile_options(kernel_torch INTERFACE
+  target_compile_options(kernel_base INTERFACE
     "$<$<COMPILE_LANGUAGE:HIP>:SHELL:-include ${KERNEL_GLIBC_COMPAT_HEADER}>")
 endif()
 

@@ -12,15 +12,15 @@ if(NOT CMAKE_CXX_COMPILER_ID MATCHES "IntelLLVM")
                       "oneAPI's setvars.sh or set CMAKE_CXX_COMPILER=icpx")
 endif()
 
-target_compile_definitions(kernel_torch INTERFACE XPU_KERNEL USE_XPU)
+target_compile_definitions(kernel_base INTERFACE XPU_KERNEL USE_XPU)
 # SYCL and IEEE-strict floating point for C++ only (the glibc shim is C).
 set(KERNEL_SYCL_COMPILE_OPTIONS
   -fsycl -fhonor-nans -fhonor-infinities -fno-associative-math -fno-approx-func
   -foffload-fp32-prec-div -foffload-fp32-prec-sqrt)
-target_compile_options(kernel_torch INTERFACE
+target_compile_options(kernel_base INTERFACE
   "$<$<COMPILE_LANGUAGE:CXX>:${KERNEL_SYCL_COMPILE_OPTIONS}>")
 # Device code: ahead of time for the contract's devices, plus SPIR-V for the others.
-target_link_options(kernel_torch INTERFACE -fsycl --offload-compress
+target_link_options(kernel_base INTERFACE -fsycl --offload-compress
   -fsycl-targets=spir64_gen,spir64 "SHELL:-Xs \"-device pvc,xe-lpg,ats-m150\"" -Wl,-z,noexecstack)
 
 # oneDNN (libdnnl): torch's lib/, the build environment's lib/ (pip onednn-devel), oneAPI.
@@ -28,11 +28,11 @@ find_library(KERNEL_DNNL_LIBRARY NAMES dnnl
   HINTS ${KERNEL_XPU_LIBRARY_HINTS} "$ENV{DNNLROOT}/lib" ENV LIBRARY_PATH)
 if(KERNEL_DNNL_LIBRARY)
   message(STATUS "XPU: linking oneDNN ${KERNEL_DNNL_LIBRARY}")
-  target_link_libraries(kernel_torch INTERFACE "${KERNEL_DNNL_LIBRARY}")
+  target_link_libraries(kernel_base INTERFACE "${KERNEL_DNNL_LIBRARY}")
   find_path(KERNEL_DNNL_INCLUDE_DIR NAMES dnnl.hpp oneapi/dnnl/dnnl.hpp
     HINTS ${KERNEL_XPU_INCLUDE_HINTS} "$ENV{DNNLROOT}/include" ENV CPATH)
   if(KERNEL_DNNL_INCLUDE_DIR)
-    target_include_directories(kernel_torch SYSTEM INTERFACE "${KERNEL_DNNL_INCLUDE_DIR}")
+    target_include_directories(kernel_base SYSTEM INTERFACE "${KERNEL_DNNL_INCLUDE_DIR}")
   endif()
 else()
   message(STATUS "XPU: oneDNN (libdnnl) not found; not linking it")

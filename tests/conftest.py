@@ -211,6 +211,16 @@ def silu_noarch_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_example_wheel(repo, base / "wheelhouse")
 
 
+@pytest.fixture(scope="session")
+def relu_tvm_ffi_cpu_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The cpu wheel of examples/relu-tvm-ffi (``tvm-ffi<M><m>-cpu-<arch>-linux``, linked
+    against apache-tvm-ffi, not torch), built once per session like :func:`relu_cpu_wheel`."""
+    pytest.importorskip("tvm_ffi", reason="apache-tvm-ffi is not installed")
+    base = tmp_path_factory.mktemp("relu-tvm-ffi-cpu-build")
+    repo = copy_example("relu-tvm-ffi", base)
+    return build_example_wheel(repo, base / "wheelhouse", ["kernels.backend=cpu"])
+
+
 #: The released runtime that interop and compatibility tests compare against.
 RELEASED_KERNELS = "kernels==0.17.2"
 

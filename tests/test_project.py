@@ -193,7 +193,7 @@ def test_cuda_plan(repo: Path, torches: Dict[str, TorchInfo]) -> None:
     assert plan.variant.name == f"torch213{CXX}-cu130-{PLATFORM}"
     assert plan.variant.wheel_label == f"torch213cu130{LABEL_CXX}"
     assert plan.dist_version == f"1.0.0+torch213cu130{LABEL_CXX}"
-    assert plan.torch_requirement == "torch==2.13.*"
+    assert plan.framework_requirement == "torch==2.13.*"
     assert plan.nvcc == NVCC
     assert [k.name for k in plan.kernels] == ["act_cuda"]
     assert {k: tuple(map(str, v)) for k, v in plan.cuda_capabilities.items()} == {"act_cuda": ("8.0", "9.0a+PTX")}
@@ -283,7 +283,7 @@ def test_stable_abi_variant(tmp_path: Path, torches: Dict[str, TorchInfo]) -> No
     assert cuda.variant.name == f"torch-stable-abi210-cu130-{PLATFORM}"
     assert cuda.variant.wheel_label == "torchstableabi210cu130"
     assert cuda.stable_abi == (2, 10)
-    assert cuda.torch_requirement == "torch>=2.10"
+    assert cuda.framework_requirement == "torch>=2.10"
     assert "set(KERNEL_STABLE_ABI_VERSION 0x020a000000000000)" in render_cmakelists(cuda)
     project = tomllib.loads(render_pyproject(cuda))["project"]
     assert project["version"] == "1.0.0+torchstableabi210cu130"
@@ -311,7 +311,7 @@ def test_noarch_backend_without_kernel(tmp_path: Path, torches: Dict[str, TorchI
     assert plan.is_noarch and plan.variant.name == "torch-metal"
     assert plan.variant.wheel_label == "torchmetal"
     assert plan.dist_version == "1.0.0+torchmetal"
-    assert plan.torch_requirement == "torch"
+    assert plan.framework_requirement == "torch"
     assert re.fullmatch(r"_act_demo_metal_[0-9a-f]{10}", plan.ops_name)
     cmake = render_cmakelists(plan)
     assert "LANGUAGES NONE" in cmake and "kernel_add_" not in cmake
@@ -780,24 +780,6 @@ def test_metal_kernels_fail_early_off_macos(tmp_path: Path, torches: Dict[str, T
     assert "act_metal" in str(err.value)
     # The other backends of the same repository still plan.
     assert plan_for(root, torches["cpu"], "cpu").backend == "cpu"
-
-
-def test_tvm_ffi_is_refused(tmp_path: Path, torches: Dict[str, TorchInfo]) -> None:
-    toml = textwrap.dedent(
-        """\
-        [general]
-        name = "act-demo"
-        version = 1
-        edition = 5
-        license = "MIT"
-        backends = ["cpu"]
-
-        [tvm-ffi]
-        src = ["torch-ext/torch_binding.cpp"]
-        """
-    )
-    with pytest.raises(ConfigError, match="tvm-ffi"):
-        plan_for(write_repo(tmp_path / "tvm", toml), torches["cpu"], "cpu")
 
 
 # --------------------------------------------------------------------------- native archs

@@ -21,7 +21,7 @@ from kernels.variants import host_cpu
 from kernels.package_files import DiskFile
 from kernels.wheels import write_kernel_wheel
 
-from .dist_info import lock_file, wheel_description
+from .dist_info import lock_file, python_tags, wheel_description
 from .progress import progress
 from .errors import KernelBuildError
 from .plan import BuildPlan
@@ -80,11 +80,20 @@ def _package_files(package: Path) -> Dict[str, DiskFile]:
 
 
 def _platform_tag(plan: BuildPlan, package: Path) -> str:
-    """``cp39-abi3-manylinux_2_28_x86_64`` for compiled kernels, ``py3-none-any`` otherwise."""
+    """``cp39-abi3-manylinux_2_28_x86_64`` for compiled kernels (``py3-none-manylinux_2_28_x86_64``
+    for a TVM FFI library, which uses no Python API), ``py3-none-any`` otherwise."""
     if plan.is_noarch:
         return "py3-none-any"
     # The gate's tools (auditwheel, abi3audit) are build requirements of compiled kernels only.
-    from .compliance import ExtensionReport, check_extension, enforce, failure_message, wheel_platform_tag  # noqa: PLC0415
+    from .compliance import (  # noqa: PLC0415
+        DEFAULT_ALLOWED_LIBRARIES,
+        TVM_FFI_ALLOWED_LIBRARIES,
+        ExtensionReport,
+        check_extension,
+        enforce,
+        failure_message,
+        wheel_platform_tag,
+    )
 
     extensions = sorted(package.rglob("*.so"))
     if not extensions:
@@ -97,7 +106,10 @@ def _platform_tag(plan: BuildPlan, package: Path) -> str:
         if digest in passed:  # a no-change rebuild: this exact file already passed the gate
             progress(f"compliance: {path.name}: ok (unchanged)")
             continue
-        report = check_extension(path, policy=policy)
+        if plan.is_tvm_ffi:
+            report = check_extension(path, policy=policy, python_abi=None, allowed_libraries=TVM_FFI_ALLOWED_LIBRARIES)
+        else:
+            report = check_extension(path, policy=policy, allowed_libraries=DEFAULT_ALLOWED_LIBRARIES)
         progress(f"compliance: {path.name}: " + ("ok" if report.ok else "violations"))
         reports.append(report)
         if report.ok:
@@ -111,7 +123,7 @@ def _platform_tag(plan: BuildPlan, package: Path) -> str:
         progress(f"compliance gate downgraded to a warning: tagging the wheel {platform}")
     else:
         platform = f"{policy}_{host_cpu()}"
-    return f"cp39-abi3-{platform}"
+    return f"{python_tags(plan)}-{platform}"
 
 
 def _gate_cache(plan: BuildPlan, policy: str) -> Path:

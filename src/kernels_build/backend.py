@@ -59,7 +59,8 @@ _IMPORT_NAMES = {"scikit-build-core": "scikit_build_core", "cmake": "cmake", "ni
 
 def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> List[str]:
     """The build tools (:data:`BUILD_TOOLS`; :data:`COMPLIANCE_TOOLS` for compiled kernels),
-    torch (pinned with ``-C kernels.torch-version=M.m``) and, for CUDA builds, nvcc from PyPI
+    torch (pinned with ``-C kernels.torch-version=M.m``; ``apache-tvm-ffi`` instead for a
+    ``[tvm-ffi]`` kernel) and, for CUDA builds, nvcc from PyPI
     where no matching toolkit is installed and the PyPI packages of the ``depends`` libraries
     (``nvidia-cutlass``). The ``kernels`` distribution itself stays light: a kernel's
     ``[build-system] requires = ["kernels"]`` is all a build needs."""
@@ -83,6 +84,11 @@ def _requirements(config_settings: ConfigSettings, editable: bool) -> List[str]:
         requires += COMPLIANCE_TOOLS
     if editable:
         requires += EDITABLE_TOOLS
+    if config.is_tvm_ffi:
+        # Compiled against TVM FFI alone; nvcc comes from the system (CUDA_HOME, PATH).
+        from .tvm_ffi import DISTRIBUTION
+
+        return requires + [DISTRIBUTION]
     if settings.torch_version is not None:
         major, minor = settings.torch_version
         requires.append(f"torch=={major}.{minor}.*")

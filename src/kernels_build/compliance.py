@@ -13,6 +13,11 @@ module checks it for one compiled extension (``*.abi3.so``) or for every extensi
   provides or ships (:data:`DEFAULT_ALLOWED_LIBRARIES`, fnmatch patterns).
 * **rpath** -- the module carries no ``DT_RPATH``/``DT_RUNPATH`` entry.
 
+A TVM FFI library (a ``[tvm-ffi]`` kernel's ``<ops>.so``, wheel tag
+``py3-none-manylinux_2_28_<arch>``) is checked with ``python_abi=None``: it may use no Python
+symbol at all (rule **python-abi**: the "none" of its ABI tag) and may need only libtvm_ffi and
+the CUDA libraries (:data:`TVM_FFI_ALLOWED_LIBRARIES`), never torch.
+
 Each report also names the *best policy* the file really meets (the most compatible manylinux
 policy whose symbol versions and library whitelist it satisfies), so that a wheel built with
 the gate downgraded to a warning (``-C kernels.compliance=warn``) can still be tagged honestly
@@ -45,6 +50,7 @@ from .errors import ComplianceError
 __all__ = [
     "DEFAULT_ALLOWED_LIBRARIES",
     "DEFAULT_POLICY",
+    "TVM_FFI_ALLOWED_LIBRARIES",
     "ExtensionReport",
     "Violation",
     "check_extension",
@@ -65,6 +71,7 @@ DEFAULT_ALLOWED_LIBRARIES: Tuple[str, ...] = (
     "libc10_*.so*",
     "libshm.so*",
     "libgomp*.so*",  # OpenMP runtime that torch's wheels bundle
+) + (
     # CUDA: the driver, and the runtime libraries torch's CUDA wheels depend on.
     "libcuda.so.1",
     "libcudart.so*",
@@ -82,6 +89,7 @@ DEFAULT_ALLOWED_LIBRARIES: Tuple[str, ...] = (
     "libcupti.so*",
     "libcufile*.so*",
     "libnvshmem*.so*",
+) + (
     # ROCm libraries torch's ROCm wheels ship.
     "libamdhip64.so*",
     "libhiprtc.so*",
@@ -108,6 +116,12 @@ DEFAULT_ALLOWED_LIBRARIES: Tuple[str, ...] = (
     "libirng.so*",
 )
 """fnmatch patterns of ``DT_NEEDED`` libraries allowed beyond the policy's whitelist."""
+
+TVM_FFI_ALLOWED_LIBRARIES: Tuple[str, ...] = ("libtvm_ffi.so*",) + tuple(
+    pattern for pattern in DEFAULT_ALLOWED_LIBRARIES if pattern.startswith(("libcu", "libnv"))
+)
+"""What a TVM FFI library may need beyond the policy's whitelist: libtvm_ffi (from the
+``apache-tvm-ffi`` wheel) and the CUDA driver and runtime libraries; no torch, no libpython."""
 
 _DYNAMIC_LOADERS = ("ld-linux*", "ld64.so.*")
 """The ELF interpreter may always be needed (it is part of glibc)."""
@@ -136,7 +150,7 @@ _WARN_SETTING = "kernels.compliance=warn"
 class Violation:
     """One broken rule.
 
-    ``rule`` is ``"abi3"``, ``"manylinux"``, ``"library"`` or ``"rpath"``; ``symbol`` is the
+    ``rule`` is ``"abi3"``, ``"python-abi"``, ``"manylinux"``, ``"library"`` or ``"rpath"``; ``symbol`` is the
     offending symbol, library name or dynamic tag; ``detail`` explains it, e.g.
     ``"GLIBC_2.32 (manylinux_2_28 allows up to GLIBC_2.28)"``.
     """
@@ -156,14 +170,15 @@ class ExtensionReport:
 
     ``policy`` is the checked policy with its architecture (``manylinux_2_28_x86_64``);
     ``best_policy`` the most compatible policy the file really meets (``linux_<arch>`` if none).
-    ``python_abi`` is the stable-ABI version the file was checked against.
+    ``python_abi`` is the stable-ABI version the file was checked against; None for a library
+    that may use no Python symbol at all (a TVM FFI library).
     """
 
     path: Path
     policy: str
     violations: Tuple[Violation, ...]
     best_policy: str
-    python_abi: Tuple[int, int] = (3, 9)
+    python_abi: Optional[Tuple[int, int]] = (3, 9)
 
     @property
     def ok(self) -> bool:
@@ -172,7 +187,9 @@ class ExtensionReport:
 
     def describe(self) -> str:
         """A header line with the file name and verdict, then one line per violation."""
-        target = f"abi3 (Python {self.python_abi[0]}.{self.python_abi[1]}), {self.policy}"
+        python = ("no Python ABI" if self.python_abi is None
+                  else f"abi3 (Python {self.python_abi[0]}.{self.python_abi[1]})")
+        target = f"{python}, {self.policy}"
         if self.ok:
             return f"{self.path.name}: OK ({target})"
         count = len(self.violations)
@@ -206,6 +223,7 @@ class _ElfFacts:
     needed: Tuple[str, ...]
     search_paths: Tuple[Tuple[str, str], ...]  # (tag, value), e.g. ("DT_RUNPATH", "/tmp/x")
     versioned: Tuple[_VersionedSymbol, ...]
+    undefined: Tuple[str, ...] = ()  # names of every undefined dynamic symbol
 
 
 def _read_elf(path: Path) -> _ElfFacts:
@@ -230,6 +248,7 @@ def _read_elf(path: Path) -> _ElfFacts:
                 needed=tuple(_dynamic_values(elf, "DT_NEEDED")),
                 search_paths=tuple(_search_paths(elf)),
                 versioned=tuple(_versioned_symbols(elf)),
+                undefined=tuple(_undefined_symbols(elf)),
             )
     except ComplianceError:
         raise
@@ -286,6 +305,15 @@ def _version_needs(elf: ELFFile) -> Dict[int, Tuple[str, str]]:
                 for aux in auxiliaries:
                     needs[int(aux["vna_other"])] = (str(verneed.name), str(aux.name))
     return needs
+
+
+def _undefined_symbols(elf: ELFFile) -> Iterator[str]:
+    """The names of the undefined dynamic symbols (what the file takes from other libraries)."""
+    dynsym = elf.get_section_by_name(".dynsym")
+    if isinstance(dynsym, SymbolTableSection):
+        for symbol in dynsym.iter_symbols():
+            if symbol.name and symbol["st_shndx"] == "SHN_UNDEF":
+                yield symbol.name
 
 
 def _versioned_symbols(elf: ELFFile) -> Iterator[_VersionedSymbol]:
@@ -357,6 +385,19 @@ def _abi3_violations(path: Path, python_abi: Tuple[int, int]) -> List[Violation]
     violations += [
         Violation("abi3", name, f"added to the stable ABI in Python {added}, after {wanted}")
         for name, added in future
+    ]
+    return violations
+
+
+def _python_violations(facts: _ElfFacts) -> List[Violation]:
+    """For a library tied to no Python ABI: every Python symbol it uses, and libpython."""
+    violations = [
+        Violation("python-abi", name, "a Python C API symbol; this library must use none")
+        for name in sorted(set(facts.undefined)) if name.startswith(("Py", "_Py"))
+    ]
+    violations += [
+        Violation("python-abi", library, "links libpython; this library must not")
+        for library in facts.needed if library.startswith("libpython")
     ]
     return violations
 
@@ -446,8 +487,8 @@ def _library_violations(
         if any(fnmatch.fnmatchcase(library, pattern) for pattern in patterns):
             continue
         detail = (
-            f"needed library is not on the {short} whitelist and is not a torch, CUDA, ROCm "
-            "or XPU library torch provides"
+            f"needed library is not on the {short} whitelist and is not one of the libraries "
+            f"allowed here ({', '.join(allowed_libraries[:3])}, ...)"
         )
         violations.append(Violation("library", library, detail))
     return violations
@@ -486,10 +527,13 @@ def check_extension(
     path: Path,
     *,
     policy: str = DEFAULT_POLICY,
-    python_abi: Tuple[int, int] = (3, 9),
+    python_abi: Optional[Tuple[int, int]] = (3, 9),
     allowed_libraries: Sequence[str] = DEFAULT_ALLOWED_LIBRARIES,
 ) -> ExtensionReport:
     """Check one compiled extension against abi3 (``python_abi``) and ``policy``.
+
+    ``python_abi=None`` checks a library that must use no Python symbol at all (a TVM FFI
+    library; pass ``allowed_libraries=TVM_FFI_ALLOWED_LIBRARIES`` with it).
 
     ``policy`` is a manylinux policy name without architecture (``manylinux_2_28``), an alias
     (``manylinux2014``) or a full name; the architecture comes from the ELF header.
@@ -498,8 +542,9 @@ def check_extension(
     path = Path(path)
     facts = _read_elf(path)
     resolved = _resolve_policy(policy, facts.arch)
+    python = _python_violations(facts) if python_abi is None else _abi3_violations(path, tuple(python_abi))  # type: ignore[arg-type]
     violations = (
-        _abi3_violations(path, tuple(python_abi))  # type: ignore[arg-type]
+        python
         + _symbol_violations(facts, resolved, facts.arch)
         + _library_violations(facts, resolved, allowed_libraries, facts.arch)
         + _rpath_violations(facts)
@@ -509,7 +554,7 @@ def check_extension(
         policy=resolved.name,
         violations=tuple(violations),
         best_policy=_best_policy(facts, allowed_libraries, facts.arch),
-        python_abi=(int(python_abi[0]), int(python_abi[1])),
+        python_abi=None if python_abi is None else (int(python_abi[0]), int(python_abi[1])),
     )
 
 
@@ -530,7 +575,7 @@ def check_wheel(
     wheel: Path,
     *,
     policy: str = DEFAULT_POLICY,
-    python_abi: Tuple[int, int] = (3, 9),
+    python_abi: Optional[Tuple[int, int]] = (3, 9),
     allowed_libraries: Sequence[str] = DEFAULT_ALLOWED_LIBRARIES,
 ) -> List[ExtensionReport]:
     """Check every ``*.so`` inside ``wheel`` (see :func:`check_extension`).
@@ -577,13 +622,17 @@ _FIX_HINTS = {
         "abi3: use only the Python limited API: compile with -DPy_LIMITED_API=0x03090000 "
         "and replace the listed Py*/_Py* functions"
     ),
+    "python-abi": (
+        "python-abi: a TVM FFI library is tied to no Python version: drop the Python.h include and "
+        "every Py* call (take tensors as tvm::ffi::TensorView)"
+    ),
     "manylinux": (
         "manylinux: build in a manylinux_2_28 image (quay.io/pypa/manylinux_2_28_<arch>) or "
         "with an older toolchain whose glibc/libstdc++ are no newer than the policy allows"
     ),
     "library": (
-        "library: link only against torch and the CUDA/ROCm/XPU libraries torch ships; "
-        "link other code statically"
+        "library: link only against the framework (torch, or libtvm_ffi for a TVM FFI library) "
+        "and the CUDA/ROCm/XPU libraries; link other code statically"
     ),
     "rpath": (
         "rpath: strip RPATH/RUNPATH (e.g. CMAKE_SKIP_RPATH=ON, or patchelf --remove-rpath)"

@@ -25,15 +25,22 @@ from kernels.wheels import VARIANT_FILE, KernelWheel
 from .errors import KernelBuildError
 from .plan import BuildPlan
 
-__all__ = ["lock_file", "predicted_tag", "wheel_description", "write_dist_info"]
+__all__ = ["lock_file", "predicted_tag", "python_tags", "wheel_description", "write_dist_info"]
+
+
+def python_tags(plan: BuildPlan) -> str:
+    """The Python and ABI tags of a compiled kernel's wheel: ``cp39-abi3`` for a torch extension
+    (the stable ABI of Python 3.9 and later), ``py3-none`` for a TVM FFI library (no Python ABI)."""
+    return "py3-none" if plan.is_tvm_ffi else "cp39-abi3"
 
 
 def predicted_tag(plan: BuildPlan) -> str:
-    """``py3-none-any`` for noarch kernels, else ``cp39-abi3-<policy>_<arch>``: the tag the wheel
+    """``py3-none-any`` for noarch kernels, else ``cp39-abi3-<policy>_<arch>`` (``py3-none-...``
+    for a TVM FFI library): the tag the wheel
     gets when its extensions pass the compliance gate."""
     if plan.is_noarch:
         return "py3-none-any"
-    return f"cp39-abi3-{plan.settings.policy}_{host_cpu()}"
+    return f"{python_tags(plan)}-{plan.settings.policy}_{host_cpu()}"
 
 
 def wheel_description(plan: BuildPlan, tag: str) -> KernelWheel:

@@ -13,7 +13,7 @@ Rules (each keeps the TU's meaning: the PCH is force-included ahead of the TU's 
   kernel), and has no ``#define``/``#undef`` before that first include (such a macro could change
   what torch's headers declare).
 - One shared PCH of :data:`PCH_HEADERS`, built with the flags every target gets from torch
-  (``kernel_torch``), serves the targets without flags or definitions of their own: the torch
+  (``kernel_base``), serves the targets without flags or definitions of their own: the torch
   binding and plain components. A component with its own flags (``-mavx512f``, ``-fopenmp``,
   defines) would invalidate a shared PCH (GCC refuses one made with other target options), so it
   gets its own PCH when it has :data:`OWN_PCH_MIN_TUS` eligible TUs or more, else none.

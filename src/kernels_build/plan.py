@@ -27,6 +27,7 @@ from .gpus import visible_cuda_capabilities
 from .settings import BuildSettings
 from .cuda_pip import select_nvcc
 from .toolchain import Nvcc, TorchInfo, find_nvcc, inspect_torch
+from .tvm_ffi import TVM_FFI_BACKENDS, TvmFfiInfo, check_no_torch_includes, inspect_tvm_ffi
 
 #: Backends whose C++/CUDA code this builder can compile on Linux.
 COMPILED_BACKENDS = ("cpu", "cuda", "rocm", "xpu", "metal")
@@ -57,6 +58,8 @@ class BuildPlan:
     stable_abi: Optional[Tuple[int, ...]] = None
     #: the libraries of the kernels' ``depends``, once found (see :meth:`with_dependencies`)
     dependencies: Tuple[ResolvedDependency, ...] = ()
+    #: the TVM FFI a ``[tvm-ffi]`` kernel is compiled against (then ``torch`` is None)
+    tvm_ffi: Optional[TvmFfiInfo] = None
 
     def with_dependencies(self, dependencies: Tuple[ResolvedDependency, ...]) -> "BuildPlan":
         """This plan with its kernels' libraries found: their versions enter the op id."""
@@ -98,8 +101,16 @@ class BuildPlan:
         return f"{self.config.general.version}.0.0+{self.variant.wheel_label}"
 
     @property
-    def torch_requirement(self) -> str:
-        """``Requires-Dist`` on torch: the built major.minor, or a floor for stable ABI."""
+    def is_tvm_ffi(self) -> bool:
+        """A ``[tvm-ffi]`` kernel: a TVM FFI library, not a torch extension."""
+        return self.tvm_ffi is not None
+
+    @property
+    def framework_requirement(self) -> str:
+        """``Requires-Dist`` on the framework: torch's built major.minor (a floor for stable ABI),
+        or ``apache-tvm-ffi``'s for a tvm-ffi kernel."""
+        if self.tvm_ffi is not None:
+            return self.tvm_ffi.requirement
         if self.stable_abi is not None:
             return f"torch>={self.stable_abi[0]}.{self.stable_abi[1]}"
         if self.is_noarch or self.torch is None:
@@ -164,7 +175,7 @@ def make_plan(
     general = config.general
     framework = config.framework
     if isinstance(framework, TvmFfi):
-        raise ConfigError(config.path, "tvm-ffi", "tvm-ffi kernels are not supported by this builder yet; use [torch]")
+        return _tvm_ffi_plan(config, settings, nvcc)
 
     torch = _torch_if_needed(config, settings, torch)
     backend = settings.backend or _default_backend(config, torch)
@@ -227,6 +238,55 @@ def make_plan(
         rocm_archs=rocm_archs,
         stable_abi=tuple(stable) if stable is not None else None,
     )
+
+
+def _tvm_ffi_plan(config: BuildConfig, settings: BuildSettings, nvcc: Optional[Nvcc] = None,
+                  tvm_ffi: Optional[TvmFfiInfo] = None) -> BuildPlan:
+    """The plan of a ``[tvm-ffi]`` kernel: compiled against the environment's apache-tvm-ffi (not
+    torch) into the variant ``tvm-ffi<M><m>-<compute>-<cpu>-<os>``."""
+    general = config.general
+    backend = settings.backend or ("cpu" if "cpu" in general.backends else general.backends[0])
+    if backend not in general.backends:
+        raise ConfigError(
+            config.path, "general.backends",
+            f"backend {backend!r} was asked for but the kernel declares only {', '.join(general.backends)}",
+        )
+    if backend not in TVM_FFI_BACKENDS:
+        raise ConfigError(
+            config.path, "general.backends",
+            f"a [tvm-ffi] kernel cannot be built for {backend} here: this builder compiles tvm-ffi kernels "
+            f"for {' and '.join(TVM_FFI_BACKENDS)} only; choose one with -C kernels.backend=<backend>",
+        )
+    kernels = config.kernels_for(backend)
+    framework = config.framework
+    assert isinstance(framework, TvmFfi)
+    check_no_torch_includes(config.root, [*framework.src, *(s for k in kernels for s in k.src)], config.path)
+    tvm_ffi = tvm_ffi or inspect_tvm_ffi()
+    caps: Dict[str, Tuple[Capability, ...]] = {}
+    backend_version = None
+    if backend == "cuda":
+        nvcc, caps = _tvm_ffi_cuda_toolchain(config, settings, kernels, nvcc)
+        backend_version = nvcc.version
+    else:
+        nvcc = None
+    variant = ArchVariant("tvm-ffi", tvm_ffi.major_minor, backend, backend_version, host_cpu(), host_os())
+    return BuildPlan(config, settings, variant, backend, settings.unique_id or source_hash(config), None,
+                     nvcc, kernels, caps, tvm_ffi=tvm_ffi)
+
+
+def _tvm_ffi_cuda_toolchain(
+    config: BuildConfig, settings: BuildSettings, kernels: Tuple[Kernel, ...], nvcc: Optional[Nvcc]
+) -> Tuple[Nvcc, Dict[str, Tuple[Capability, ...]]]:
+    """nvcc (no torch to match: any CUDA toolkit, its version names the variant) and each
+    component's archs."""
+    nvcc = nvcc or find_nvcc()
+    if nvcc is None:
+        raise ToolchainError(
+            "no nvcc found (looked at $CUDACXX, $CUDA_HOME/bin, PATH, /usr/local/cuda): building the "
+            "cuda variant of a [tvm-ffi] kernel needs a CUDA toolkit; install one or set CUDA_HOME, "
+            "or build the cpu variant with -C kernels.backend=cpu"
+        )
+    return nvcc, _component_capabilities(config, settings, kernels, nvcc)
 
 
 def effective_rocm_archs(requested: Optional[Sequence[str]], *, component: str = "") -> Tuple[str, ...]:
@@ -347,6 +407,14 @@ def _cuda_toolchain(
             f"{torch.cuda[0]}.{torch.cuda[1]}: the major versions must be equal. {point} the nvcc of a "
             f"CUDA {torch.cuda[0]}.x toolkit or install a torch built for CUDA {nvcc.version[0]}."
         )
+    return nvcc, _component_capabilities(config, settings, kernels, nvcc)
+
+
+def _component_capabilities(
+    config: BuildConfig, settings: BuildSettings, kernels: Tuple[Kernel, ...], nvcc: Nvcc
+) -> Dict[str, Tuple[Capability, ...]]:
+    """The archs of each CUDA component (``cuda-capabilities`` against what ``nvcc`` supports and
+    ``kernels.cuda-capabilities``); components with a ``cuda-minver`` above nvcc are left out."""
     cuda = config.general.backend_depends.get("cuda")
     for key, bound, ok in (
         ("general.cuda.minver", cuda.minver if cuda else None, lambda b: nvcc.version >= _pad(b)),
@@ -366,7 +434,7 @@ def _cuda_toolchain(
             kernel.cuda_capabilities, nvcc.version, nvcc.supported_archs,
             narrow_to=narrow_to, narrowed_by=narrowed_by, component=kernel.name,
         )
-    return nvcc, caps
+    return caps
 
 
 def cuda_narrowing(settings: BuildSettings) -> Tuple[Optional[Tuple[str, ...]], str]:

@@ -138,10 +138,12 @@ def registration_mode(root: Path, sources: Iterable[str]) -> str:
     return "runtime"
 
 
-def mentions_ops_name(root: Path, sources: Iterable[str]) -> bool:
-    """Whether any of ``sources`` mentions ``TORCH_EXTENSION_NAME`` outside comments (in the
-    ``"define"`` mode, only such components get the define)."""
-    return any(_NAME.search(code) for code in _code(root, sources))
+def mentions_ops_name(root: Path, sources: Iterable[str], macro: str = "TORCH_EXTENSION_NAME") -> bool:
+    """Whether any of ``sources`` mentions ``macro`` (``TORCH_EXTENSION_NAME``, or
+    ``TVM_FFI_EXTENSION_NAME`` for a tvm-ffi kernel) outside comments (in the ``"define"`` mode,
+    only such components get the define)."""
+    name = _NAME if macro == "TORCH_EXTENSION_NAME" else re.compile(rb"\b" + re.escape(macro.encode()) + rb"\b")
+    return any(name.search(code) for code in _code(root, sources))
 
 
 def _code(root: Path, sources: Iterable[str]) -> Iterator[bytes]:

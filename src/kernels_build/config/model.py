@@ -183,6 +183,11 @@ class BuildConfig:
         """True for Python-only kernels (``[torch-noarch]``)."""
         return isinstance(self.framework, TorchNoarch)
 
+    @property
+    def is_tvm_ffi(self) -> bool:
+        """True for kernels bound through TVM FFI (``[tvm-ffi]``) instead of torch."""
+        return isinstance(self.framework, TvmFfi)
+
 
 def _unique(items: tuple) -> tuple:
     """Drop later duplicates, keeping order (a dependency listed twice is still one)."""
