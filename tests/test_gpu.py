@@ -51,6 +51,15 @@ def test_relu_cuda_build_runs_on_gpu(tmp_path: Path) -> None:
     assert "test_relu_matches_torch[dtype0-cuda] PASSED" in out, out
 
 
+def test_tvm_ffi_kernel_on_gpu(tmp_path: Path) -> None:
+    """examples/relu-tvm-ffi: the cuda variant, built against apache-tvm-ffi, runs on torch CUDA
+    tensors through DLPack (its tests cover every device the build has a function for)."""
+    out = _build_and_test("relu-tvm-ffi", tmp_path, "-C", "kernels.backend=cuda",
+                          "-C", "kernels.cuda-capabilities=native")
+    assert "+tvmffi" in out.splitlines()[0] and "cu1" in out.splitlines()[0], out.splitlines()[0]
+    assert "test_relu_matches_torch[4099] PASSED" in out and " FAILED" not in out, out
+
+
 def test_noarch_kernel_on_gpu(tmp_path: Path) -> None:
     out = _build_and_test("silu-and-mul", tmp_path, "-C", "kernels.backend=cuda")
     assert out.splitlines()[0] == "silu_and_mul-1.0.0+torchcuda-py3-none-any.whl"

@@ -2,7 +2,7 @@
 relu-tvm-ffi-compiler-flags, against apache-tvm-ffi (not torch).
 
 A tvm-ffi cpu build takes seconds (no torch headers), so these run by default; the CUDA build
-needs nvcc (``cuda_compile``) and running it a GPU (``gpu``).
+needs nvcc (``cuda_compile``); running it on a GPU is tests/test_gpu.py's.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from conftest import (
-    GPU_MARKS,
     REPO_ROOT,
     build_example_wheel,
     copy_example,
@@ -238,17 +237,3 @@ def test_cuda_wheel_compiles_here(tmp_path: Path) -> None:
     assert "libtvm_ffi.so" in needed and any(n.startswith("libcudart.so") for n in needed), needed
     report = check_extension(library, python_abi=None, allowed_libraries=TVM_FFI_ALLOWED_LIBRARIES)
     assert report.ok, report.describe()
-
-
-@GPU_MARKS[0]
-@GPU_MARKS[1]
-def test_cuda_wheel_runs_on_the_gpu(tmp_path: Path) -> None:
-    repo = copy_example("relu-tvm-ffi", tmp_path)
-    wheel = build_example_wheel(repo, tmp_path / "wheelhouse",
-                                ["kernels.backend=cuda", "kernels.cuda-capabilities=native",
-                                 "kernels.compliance=warn"])
-    site = install_target(wheel, tmp_path / "site")
-    proc = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                str(REPO_ROOT / "examples" / "relu-tvm-ffi" / "tests")],
-               cwd=tmp_path, env={"PYTHONPATH": str(site)})
-    assert re.search(r"\b5 passed\b", proc.stdout), proc.stdout

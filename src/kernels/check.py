@@ -3,7 +3,9 @@
 Per variant directory (``build/<variant>/``) it checks the layout (a valid variant name,
 ``metadata.json`` that parses, a digest that matches when present, an importable package,
 no bytecode) and, for every compiled extension, the same ABI3 and manylinux rules as the
-build backend's gate (:mod:`kernels_build.compliance`).
+build backend's gate (:mod:`kernels_build.compliance`). The library of a tvm-ffi variant
+(``tvm-ffi01-cpu-x86_64-linux/_<module>_cpu_<uid>.so``) is held to other rules: no Python
+symbols at all, and only ``libtvm_ffi.so`` and the CUDA libraries as dependencies.
 
 Example::
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from .errors import KernelsError, MetadataError, require_extra
 from .metadata import Metadata
@@ -126,14 +128,45 @@ def _check_variant(
             require_extra("kernels check (the compliance gate)", "build", "auditwheel", "abi3audit")
         from kernels_build.compliance import check_extension  # noqa: PLC0415 - heavy, only here
 
+        rules = _extension_rules(variant, python_abi)
         for ext in extensions:
             try:
-                check.extensions.append(check_extension(ext, policy=policy, python_abi=python_abi))
+                check.extensions.append(check_extension(ext, policy=policy, **rules))
             except Exception as exc:  # a broken file is a verdict, not a crash
                 check.problems.append(f"{ext.name}: {exc}")
+        if variant.framework == "tvm-ffi" and metadata is not None:
+            check.problems += _tvm_ffi_layout_problems(directory, metadata)
     elif extensions and variant is not None and variant.is_noarch:
         check.problems.append(f"noarch variant holds compiled files: {', '.join(e.name for e in extensions)}")
     return check
+
+
+def _extension_rules(variant: ArchVariant, python_abi: Tuple[int, int]) -> Dict[str, Any]:
+    """The compliance rules of a variant's compiled files, as arguments of ``check_extension``.
+
+    A torch extension must keep to CPython's stable ABI as of ``python_abi`` and link only torch
+    and the libraries torch ships (the gate's defaults). A tvm-ffi library is bound through
+    Apache TVM FFI: it may use no Python symbol at all (``python_abi=None``) and link only
+    ``libtvm_ffi.so`` and the CUDA libraries, never torch.
+    """
+    if variant.framework == "tvm-ffi":
+        from kernels_build.compliance import TVM_FFI_ALLOWED_LIBRARIES  # noqa: PLC0415
+
+        return {"python_abi": None, "allowed_libraries": TVM_FFI_ALLOWED_LIBRARIES}
+    return {"python_abi": python_abi}
+
+
+def _tvm_ffi_layout_problems(directory: Path, metadata: Metadata) -> List[str]:
+    """A tvm-ffi variant ships its library as ``<id>.so`` (loaded by ``_ops.py`` with
+    ``tvm_ffi.load_module``), never as a Python extension module (``.abi3.so``)."""
+    problems = []
+    library = f"{metadata.id}.so"
+    if not (directory / library).is_file():
+        problems.append(f"the tvm-ffi library {library} is missing (metadata.json's id names it)")
+    python_extensions = sorted(p.name for p in directory.rglob("*.abi3.so"))
+    if python_extensions:
+        problems.append(f"a tvm-ffi variant holds no Python extension module: {', '.join(python_extensions)}")
+    return problems
 
 
 def _layout_problems(directory: Path, metadata: Optional[Metadata], hub_snapshot: bool) -> List[str]:

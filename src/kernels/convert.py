@@ -33,7 +33,9 @@ from .variants import NoarchVariant, Variant, parse_variant
 from .wheels import (
     NOARCH_TAG,
     KernelWheelContents,
+    default_summary,
     path_problem,
+    python_abi_tag,
     read_kernel_wheel,
     requirements_for,
     summarize,
@@ -144,10 +146,11 @@ def from_wheel(wheels: Sequence[PathLike], output: PathLike) -> List[Path]:
     """Unpack kernel wheels into ``<output>/build/<variant>/``; return the variant directories.
 
     Each variant directory holds exactly the wheel's package files (flat layout: ``__init__.py``,
-    ``_ops.py``, the ``.abi3.so``, ``metadata.json``, ...). All wheels must be of one kernel and
-    version. A variant given twice with identical content, or already present in ``output``
-    with identical content, is fine; different content is an error. Every wheel is validated
-    before anything is written; on any error nothing of this call is left in ``output``.
+    ``_ops.py``, the ``.abi3.so`` or, for tvm-ffi, the ``.so``, ``metadata.json``, ...). All
+    wheels must be of one kernel and version. A variant given twice with identical content, or
+    already present in ``output`` with identical content, is fine; different content is an
+    error. Every wheel is validated before anything is written; on any error nothing of this
+    call is left in ``output``.
 
     Raises :class:`~kernels.errors.KernelWheelError` (a bad wheel, wheels that disagree) or
     :class:`~kernels.errors.KernelTreeError` (``output`` conflicts with the wheels).
@@ -274,13 +277,15 @@ def wheel_tag(variant: Variant) -> str:
 
     >>> wheel_tag(parse_variant("torch213-cxx11-cu130-x86_64-linux"))
     'cp39-abi3-manylinux_2_28_x86_64'
+    >>> wheel_tag(parse_variant("tvm-ffi01-cu130-x86_64-linux"))
+    'py3-none-manylinux_2_28_x86_64'
     >>> wheel_tag(parse_variant("torch-cuda"))
     'py3-none-any'
     """
     if isinstance(variant, NoarchVariant):
         return NOARCH_TAG
     if variant.os == "linux":
-        return f"cp39-abi3-{MANYLINUX}_{variant.cpu}"
+        return f"{python_abi_tag(variant)}-{MANYLINUX}_{variant.cpu}"
     raise ValueError(f"variant {variant.name}: {variant.os} wheels are not supported yet "
                      "(Linux and noarch variants only)")
 
@@ -299,7 +304,8 @@ def to_wheel(
     variant directory (with ``metadata.json``). ``version`` is the kernel's major version and
     must equal every ``metadata.json``'s ``version``. ``variants`` limits the conversion to the
     named variants. Wheels are named ``<name>-<version>.0.0+<label>-<tag>.whl`` with tag
-    ``cp39-abi3-manylinux_2_28_<cpu>`` (Linux) or ``py3-none-any`` (noarch).
+    ``cp39-abi3-manylinux_2_28_<cpu>`` (Linux torch variants), ``py3-none-manylinux_2_28_<cpu>``
+    (Linux tvm-ffi variants) or ``py3-none-any`` (noarch): see :func:`wheel_tag`.
 
     Variant directories in the older nested layout (``build/<variant>/<module>/``) are
     flattened. Symbolic links must be relative and resolve inside the variant directory (or
@@ -349,7 +355,7 @@ def to_wheel(
                 variant=plan.variant,
                 package_files=plan.files,
                 requires=requirements_for(plan.variant, plan.metadata),
-                summary=f"{name} kernel for PyTorch",
+                summary=default_summary(name, plan.variant),
             ))
     except BaseException:
         if made_output:

@@ -14,7 +14,10 @@ A kernel wheel holds one build variant of one kernel::
 
 The local version label (``+torch213cpucxx11``) and the platform tag (``manylinux_2_28_x86_64``)
 name the variant too (:func:`kernels.variants.parse_wheel_label`); readers check that both
-agree with ``kernels-variant.txt``.
+agree with ``kernels-variant.txt``, and that the ``<python>-<abi>`` part of the tag fits the
+variant (:func:`python_abi_tag`): ``cp39-abi3`` for torch extensions, ``py3-none`` for noarch
+kernels and for tvm-ffi libraries, which use no Python C API
+(``relu_tvm_ffi-1.0.0+tvmffi01cpu-py3-none-manylinux_2_28_x86_64.whl``, platlib all the same).
 
 :func:`write_kernel_wheel` is deterministic: the same description and package files give the
 same bytes (sorted members, fixed timestamps and permissions), so a wheel built by
@@ -54,8 +57,10 @@ __all__ = [
     "VARIANT_FILE",
     "KernelWheel",
     "KernelWheelContents",
+    "default_summary",
     "normalize_dist_name",
     "package_digest",
+    "python_abi_tag",
     "read_kernel_wheel",
     "requirements_for",
     "verify_package_digest",
@@ -68,6 +73,11 @@ VARIANT_FILE = "kernels-variant.txt"
 REQUIRES_PYTHON = ">=3.9"
 #: Tag of wheels without compiled code.
 NOARCH_TAG = "py3-none-any"
+#: ``<python>-<abi>`` of torch extension wheels: CPython's stable ABI as of 3.9.
+ABI3_PYTHON_TAG = "cp39-abi3"
+#: ``<python>-<abi>`` of wheels tied to no Python ABI: noarch kernels and tvm-ffi libraries,
+#: which use no Python C API at all.
+NO_ABI_PYTHON_TAG = "py3-none"
 
 #: Timestamp of every member unless ``SOURCE_DATE_EPOCH`` is set (the earliest a zip can hold).
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -105,7 +115,8 @@ class KernelWheel:
     name: str
     #: Full version including the variant label (``1.0.0+torch213cpucxx11``).
     version: str
-    #: The one wheel tag (``cp39-abi3-manylinux_2_28_x86_64`` or ``py3-none-any``).
+    #: The one wheel tag (``cp39-abi3-manylinux_2_28_x86_64``, ``py3-none-manylinux_2_28_x86_64``
+    #: for tvm-ffi, or ``py3-none-any``).
     tag: str
     #: The package directory (``silu_and_mul``).
     module: str
@@ -197,6 +208,44 @@ def requirements_for(variant: Variant, metadata: Optional[Metadata] = None) -> L
             first = [f"apache-tvm-ffi=={major}.{minor}.*"]
     depends = metadata.python_depends if metadata is not None else ()
     return first + pip_requirements(depends, first)
+
+
+def python_abi_tag(variant: Variant) -> str:
+    """The ``<python>-<abi>`` part of the tag of a variant's wheel.
+
+    Torch extensions are built for CPython's stable ABI (``cp39-abi3``); noarch kernels have
+    no compiled code and a tvm-ffi library calls no Python C API, so both are ``py3-none``.
+
+    >>> python_abi_tag(parse_variant("torch213-cxx11-cu130-x86_64-linux"))
+    'cp39-abi3'
+    >>> python_abi_tag(parse_variant("tvm-ffi01-cpu-x86_64-linux"))
+    'py3-none'
+    """
+    if isinstance(variant, NoarchVariant) or variant.framework == "tvm-ffi":
+        return NO_ABI_PYTHON_TAG
+    return ABI3_PYTHON_TAG
+
+
+def default_summary(name: str, variant: Variant) -> str:
+    """The ``Summary`` of a kernel wheel when its project gives no description (the builder's
+    default, which :func:`kernels.convert.to_wheel` repeats so that round trips are exact).
+
+    >>> default_summary("relu", parse_variant("tvm-ffi01-cpu-x86_64-linux"))
+    'relu kernel for TVM FFI'
+    """
+    framework = "TVM FFI" if getattr(variant, "framework", "torch") == "tvm-ffi" else "PyTorch"
+    return f"{name} kernel for {framework}"
+
+
+def tag_problem(tag: str, variant: Variant) -> Optional[str]:
+    """Why the wheel tag ``tag`` does not fit ``variant`` (its ``<python>-<abi>`` part), or None."""
+    expected = python_abi_tag(variant)
+    actual = tag.rpartition("-")[0]
+    if actual == expected:
+        return None
+    kind = "a noarch" if isinstance(variant, NoarchVariant) else f"a {variant.framework}"
+    return (f"tag {tag} does not fit variant {variant.name}: {kind} variant's wheel is tagged "
+            f"{expected}-<platform>, not {actual}-<platform>")
 
 
 # --------------------------------------------------------------------------- digests
@@ -308,6 +357,9 @@ def _check_description(wheel: KernelWheel) -> None:
     if labelled.name != wheel.variant.name:
         raise fail(f"version label +{wheel.local_label} and platform tag {wheel.platform_tag} "
                    f"name variant {labelled.name}, not {wheel.variant.name}")
+    problem = tag_problem(wheel.tag, wheel.variant)
+    if problem:
+        raise fail(problem)
 
 
 def write_kernel_wheel(
@@ -499,6 +551,9 @@ def _read_open_wheel(archive: zipfile.ZipFile, wheel_path: Path, fail: Any) -> K
     if labelled.name != variant.name:
         raise fail(f"variant mismatch: {VARIANT_FILE} says {variant.name}, but the version "
                    f"label +{label} and platform tag {platform} say {labelled.name}")
+    problem = tag_problem(tag, variant)
+    if problem:
+        raise fail(problem)
 
     # ------------------------------------------------------------- the package
     tops = sorted({n.split("/")[0] for n in data if n.split("/")[0] != dist_info})

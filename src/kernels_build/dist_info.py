@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Dict
 
 from kernels.variants import host_cpu
-from kernels.wheels import VARIANT_FILE, KernelWheel
+from kernels.wheels import VARIANT_FILE, KernelWheel, default_summary, python_abi_tag
 
 from .errors import KernelBuildError
 from .plan import BuildPlan
@@ -30,8 +30,9 @@ __all__ = ["lock_file", "predicted_tag", "python_tags", "wheel_description", "wr
 
 def python_tags(plan: BuildPlan) -> str:
     """The Python and ABI tags of a compiled kernel's wheel: ``cp39-abi3`` for a torch extension
-    (the stable ABI of Python 3.9 and later), ``py3-none`` for a TVM FFI library (no Python ABI)."""
-    return "py3-none" if plan.is_tvm_ffi else "cp39-abi3"
+    (the stable ABI of Python 3.9 and later), ``py3-none`` for a TVM FFI library (no Python ABI);
+    the converter's rule (:func:`kernels.wheels.python_abi_tag`)."""
+    return python_abi_tag(plan.variant)
 
 
 def predicted_tag(plan: BuildPlan) -> str:
@@ -61,7 +62,7 @@ def wheel_description(plan: BuildPlan, tag: str) -> KernelWheel:
         module=plan.module,
         variant=plan.variant,
         requires=tuple(str(r) for r in project["dependencies"]),  # type: ignore[union-attr]
-        summary=str(project.get("description") or f"{name} kernel for PyTorch"),
+        summary=str(project.get("description") or default_summary(name, plan.variant)),
     )
 
 

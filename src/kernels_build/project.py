@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 from kernels.python_depends import PYTHON_DEPENDS_PIP, pip_requirements  # noqa: F401 (re-exported)
+from kernels.wheels import default_summary
 
 from . import parallelism, pch, tvm_ffi
 from .compiler_cache import effective_launcher, find_compiler_cache, paths_left_to_sccache, sccache_base_dirs
@@ -185,8 +186,7 @@ def project_table(plan: BuildPlan) -> Dict[str, object]:
                 "must not carry a local label (+...): the builder appends the variant label",
             )
     else:
-        table = {"name": general.name, "description": f"{general.name} kernel for "
-                 + ("TVM FFI" if plan.is_tvm_ffi else "PyTorch")}
+        table = {"name": general.name, "description": default_summary(general.name, plan.variant)}
         base_version = f"{general.version}.0.0"
     table["version"] = f"{base_version}+{plan.variant.wheel_label}"
     table.setdefault("requires-python", ">=3.9")

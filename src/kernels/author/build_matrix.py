@@ -5,6 +5,10 @@ the runner, the container image, the torch to install and where from, the compil
 and the ``-C`` settings of ``pip wheel``. ``kernels build-matrix --format github`` prints it
 as ``{"include": [...]}`` for ``strategy.matrix`` (see ``examples/ci/build-kernel.yml``).
 
+Entries of a tvm-ffi kernel (``[tvm-ffi]``) have ``torch`` empty: ``torch_spec`` and
+``torch_index`` then install apache-tvm-ffi from PyPI (``apache-tvm-ffi==0.1.*``), and the
+``-C`` settings name no torch version.
+
 Example::
 
     >>> from kernels.author.build_matrix import matrix_entries       # doctest: +SKIP
@@ -18,7 +22,7 @@ import json
 from typing import Dict, Iterable, List, Optional
 
 from .requirements import RequiredVariant, required_variants
-from .variant_matrix import IMAGES, PYTHON_IN_IMAGE, RUNNERS, torch_index, toolkit_setup
+from .variant_matrix import IMAGES, PYTHON_IN_IMAGE, RUNNERS, TVM_FFI_INDEX, torch_index, toolkit_setup, tvm_ffi_spec
 
 __all__ = ["matrix_entries", "entry_for", "render"]
 
@@ -44,7 +48,9 @@ def entry_for(required: RequiredVariant) -> Dict[str, str]:
             "config_settings": f"-C kernels.backend={required.backend}",
         }
     platform = (build.cpu, build.os)
-    settings = [f"-C kernels.backend={build.backend}", f"-C kernels.torch-version={_dotted(build.torch)}"]
+    settings = [f"-C kernels.backend={build.backend}"]
+    if build.tvm_ffi is None:
+        settings.append(f"-C kernels.torch-version={_dotted(build.torch)}")
     if build.backend == "cuda" and build.toolkit and build.toolkit >= (13, 0):
         settings.append("-C kernels.cuda-toolchain=pip")
     return {
@@ -57,8 +63,10 @@ def entry_for(required: RequiredVariant) -> Dict[str, str]:
         "runner": RUNNERS[platform],
         "image": IMAGES[platform],
         "python": PYTHON_IN_IMAGE if build.os == "linux" else "python3",
-        "torch_spec": f"torch=={_dotted(build.torch)}.*",
-        "torch_index": torch_index(build.backend, build.toolkit, build.os),
+        # A tvm-ffi variant is built against apache-tvm-ffi (from PyPI) instead of torch.
+        "torch_spec": f"torch=={_dotted(build.torch)}.*" if build.tvm_ffi is None else tvm_ffi_spec(build.tvm_ffi),
+        "torch_index": torch_index(build.backend, build.toolkit, build.os) if build.tvm_ffi is None
+        else TVM_FFI_INDEX,
         "toolkit_setup": toolkit_setup(build.backend, build.toolkit, build.cpu) if build.os == "linux" else "",
         "config_settings": " ".join(settings),
     }

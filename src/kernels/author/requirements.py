@@ -8,7 +8,10 @@
 - a compiled backend needs every matrix cell of that backend, within ``torch.minver/maxver``
   and (CUDA) ``general.cuda.minver/maxver``;
 - a stable-ABI backend needs one ``torch-stable-abi<V>`` variant per toolkit and platform,
-  built with the newest torch of the matrix.
+  built with the newest torch of the matrix;
+- a kernel bound through Apache TVM FFI (``[tvm-ffi]``) needs, instead of torch variants,
+  ``tvm-ffi<M><m>-<compute>-<cpu>-<os>`` for every tvm-ffi cell of each declared backend (cpu
+  and CUDA, within ``general.cuda.minver/maxver``); other backends get none.
 
 :func:`current_variant` asks the build backend's planning stage what ``pip wheel .`` would
 build here (torch is inspected, not imported).
@@ -22,7 +25,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from ..errors import AuthoringError
 from ..variants import ArchVariant, NoarchVariant
-from .variant_matrix import REQUIRED_BUILDS, Build
+from .variant_matrix import REQUIRED_BUILDS, REQUIRED_TVM_FFI_BUILDS, Build
 
 __all__ = ["RequiredVariant", "CurrentBuild", "load_config", "required_variants", "current_variant"]
 
@@ -80,7 +83,7 @@ def required_variants(config) -> List[RequiredVariant]:
 
     framework = config.framework
     if isinstance(framework, TvmFfi):
-        raise AuthoringError(f"{config.path}: [tvm-ffi] kernels are not supported by this builder yet")
+        return [v for backend in config.general.backends for v in _tvm_ffi_variants(config, backend)]
     out: List[RequiredVariant] = []
     for backend in config.general.backends:
         if not isinstance(framework, Torch) or not config.kernels_for(backend):
@@ -90,13 +93,26 @@ def required_variants(config) -> List[RequiredVariant]:
     return out
 
 
-def _arch_variants(config, framework, backend: str) -> List[RequiredVariant]:
+def _cuda_within(config, build: Build) -> bool:
+    """Whether a CUDA cell lies within build.toml's ``[general.cuda]`` bounds (others always do)."""
     cuda = config.general.backend_depends.get("cuda")
+    return build.backend != "cuda" or cuda is None or _within(build.toolkit or (0, 0), cuda.minver, cuda.maxver)
+
+
+def _tvm_ffi_variants(config, backend: str) -> List[RequiredVariant]:
+    """``tvm-ffi<M><m>-<compute>-<cpu>-<os>`` for every tvm-ffi cell of ``backend`` within the
+    CUDA bounds; none for backends tvm-ffi kernels are not built for."""
+    return [
+        RequiredVariant(ArchVariant("tvm-ffi", b.tvm_ffi, backend, b.toolkit, b.cpu, b.os).name, backend, b)
+        for b in REQUIRED_TVM_FFI_BUILDS
+        if b.backend == backend and _cuda_within(config, b)
+    ]
+
+
+def _arch_variants(config, framework, backend: str) -> List[RequiredVariant]:
     builds = [
         b for b in REQUIRED_BUILDS
-        if b.backend == backend
-        and _within(b.torch, framework.minver, framework.maxver)
-        and (backend != "cuda" or cuda is None or _within(b.toolkit or (0, 0), cuda.minver, cuda.maxver))
+        if b.backend == backend and _within(b.torch, framework.minver, framework.maxver) and _cuda_within(config, b)
     ]
     stable = framework.stable_abi.get(backend)
     if stable is None:

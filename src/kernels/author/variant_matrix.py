@@ -2,8 +2,10 @@
 
 ``REQUIRED_BUILDS`` is the compliance matrix of the contract (upstream's
 ``build-variants.json``): for torch 2.12 and 2.13, the backends, toolkits and platforms every
-compiled kernel is expected to ship. ``kernels list-variants`` and ``kernels build-matrix``
-both read it; change the matrix here and both follow.
+compiled kernel is expected to ship. ``REQUIRED_TVM_FFI_BUILDS`` is its counterpart for
+kernels bound through Apache TVM FFI (``[tvm-ffi]``): tvm-ffi 0.1 with cpu and CUDA.
+``kernels list-variants`` and ``kernels build-matrix`` both read them; change the matrix here
+and both follow.
 
 ``RUNNERS``, ``IMAGES`` and ``torch_index`` say where a combination is built on GitHub
 Actions: Linux variants inside the official manylinux_2_28 images (so the wheels really are
@@ -21,22 +23,28 @@ __all__ = [
     "Build",
     "REQUIRED_BUILDS",
     "REQUIRED_TORCH",
+    "REQUIRED_TVM_FFI",
+    "REQUIRED_TVM_FFI_BUILDS",
     "RUNNERS",
     "IMAGES",
     "PYTHON_IN_IMAGE",
     "torch_index",
+    "TVM_FFI_INDEX",
+    "tvm_ffi_spec",
 ]
 
 
 @dataclass(frozen=True)
 class Build:
-    """One cell of the matrix: a torch version, a backend with its toolkit, a platform."""
+    """One cell of the matrix: a torch version (or, for a tvm-ffi kernel, an apache-tvm-ffi
+    version), a backend with its toolkit, a platform."""
 
-    torch: Version
+    torch: Optional[Version]  # None for a tvm-ffi build
     backend: str  # cpu, cuda, rocm, xpu, metal
     toolkit: Optional[Version]  # CUDA/ROCm/oneAPI version; None for cpu and metal
     cpu: str  # x86_64 | aarch64
     os: str  # linux | darwin
+    tvm_ffi: Optional[Version] = None  # apache-tvm-ffi major.minor of a tvm-ffi build
 
 
 #: Torch versions whose variants are required.
@@ -65,6 +73,24 @@ def _builds() -> Tuple[Build, ...]:
 
 #: Every required (torch, backend, toolkit, platform) combination.
 REQUIRED_BUILDS: Tuple[Build, ...] = _builds()
+
+#: apache-tvm-ffi versions whose variants a tvm-ffi kernel ships (``tvm-ffi01`` = 0.1).
+REQUIRED_TVM_FFI: Tuple[Version, ...] = ((0, 1),)
+
+
+def _tvm_ffi_builds() -> Tuple[Build, ...]:
+    """The tvm-ffi cells: cpu and every CUDA toolkit of the torch matrix, on the Linux
+    platforms where the torch matrix builds them (upstream builds no other tvm-ffi backend)."""
+    out = []
+    for version in REQUIRED_TVM_FFI:
+        for cpu in ("x86_64", "aarch64"):
+            out.append(Build(None, "cpu", None, cpu, "linux", tvm_ffi=version))
+            out += [Build(None, "cuda", cu, cpu, "linux", tvm_ffi=version) for cu in _CUDA]
+    return tuple(out)
+
+
+#: Every required (tvm-ffi, backend, toolkit, platform) combination of a ``[tvm-ffi]`` kernel.
+REQUIRED_TVM_FFI_BUILDS: Tuple[Build, ...] = _tvm_ffi_builds()
 
 #: GitHub-hosted runner per (cpu, os).
 RUNNERS: Dict[Tuple[str, str], str] = {
@@ -103,6 +129,19 @@ def torch_index(backend: str, toolkit: Optional[Version], os: str = "linux") -> 
     if backend == "xpu":
         return f"{base}/xpu"
     return f"{base}/cpu"
+
+
+#: Where pip finds apache-tvm-ffi (PyPI: one wheel serves every backend).
+TVM_FFI_INDEX = "https://pypi.org/simple"
+
+
+def tvm_ffi_spec(version: Version) -> str:
+    """The requirement that installs the apache-tvm-ffi a tvm-ffi variant is built against.
+
+    >>> tvm_ffi_spec((0, 1))
+    'apache-tvm-ffi==0.1.*'
+    """
+    return f"apache-tvm-ffi=={version[0]}.{version[1]}.*"
 
 
 def toolkit_setup(backend: str, toolkit: Optional[Version], cpu: str) -> str:

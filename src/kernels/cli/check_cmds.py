@@ -11,13 +11,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "check",
         help="check every variant of a kernel tree or Hub repository",
         description="For each build/<variant>/: metadata.json and layout validity, and for each "
-        "compiled extension the ABI3 and manylinux verdicts of the build backend's gate. "
+        "compiled extension the ABI3 and manylinux verdicts of the build backend's gate (the library of "
+        "a tvm-ffi variant: no Python symbols at all, only libtvm_ffi and CUDA libraries). "
         "Exits non-zero on any violation.",
     )
     p.add_argument("source", metavar="REPO_OR_DIR", help="a local tree/build dir/variant dir, or a Hub repo id")
     p.add_argument("--revision", help="Hub revision (default: the highest v<N> branch, else main)")
     p.add_argument("--manylinux", default="manylinux_2_28", metavar="POLICY", help="default: manylinux_2_28")
-    p.add_argument("--python-abi", default="3.9", metavar="M.m", help="oldest Python of the stable ABI (default 3.9)")
+    p.add_argument("--python-abi", default="3.9", metavar="M.m",
+                   help="oldest Python of the stable ABI (default 3.9; torch variants only)")
     p.set_defaults(handler=_check)
 
 
