@@ -237,3 +237,28 @@ def test_cuda_wheel_compiles_here(tmp_path: Path) -> None:
     assert "libtvm_ffi.so" in needed and any(n.startswith("libcudart.so") for n in needed), needed
     report = check_extension(library, python_abi=None, allowed_libraries=TVM_FFI_ALLOWED_LIBRARIES)
     assert report.ok, report.describe()
+
+
+# --------------------------------------------------------------------------- kernels check-config / build
+
+
+def test_check_config_accepts_a_tvm_ffi_kernel_and_refuses_torch_includes(tmp_path: Path) -> None:
+    repo = copy_example("relu-tvm-ffi", tmp_path)
+    cli = [sys.executable, "-m", "kernels.cli", "check-config", str(repo)]
+    proc = run(cli, cwd=tmp_path, env={"PYTHONPATH": str(REPO_ROOT / "src")})
+    assert "ok (relu-tvm-ffi v1; backends cpu, cuda; bound through TVM FFI;" in proc.stdout
+    binding = repo / "tvm-ffi-ext" / "tvm_ffi_binding.cpp"
+    binding.write_text("#include <ATen/ATen.h>\n" + binding.read_text())
+    proc = run(cli, cwd=tmp_path, env={"PYTHONPATH": str(REPO_ROOT / "src")}, check=False)
+    output = _failure(proc)
+    assert "tvm-ffi-ext/tvm_ffi_binding.cpp:1: #include <ATen/ATen.h>" in output
+
+
+def test_kernels_build_puts_the_tvm_ffi_variant_into_build(tmp_path: Path) -> None:
+    """``kernels build`` (pip wheel, then the Hub layout in <repo>/build/) for a tvm-ffi kernel."""
+    repo = copy_example("relu-tvm-ffi", tmp_path)
+    run([sys.executable, "-m", "kernels.cli", "build", str(repo), "-C", "kernels.backend=cpu"],
+        cwd=tmp_path, env={"PYTHONPATH": str(REPO_ROOT / "src")})
+    variant = repo / "build" / f"tvm-ffi{_tvm_ffi_label()}-cpu-{host_arch()}-linux"
+    assert (variant / "_ops.py").is_file() and (variant / "metadata.json").is_file()
+    assert len(list(variant.glob("_relu_tvm_ffi_cpu_*.so"))) == 1

@@ -47,7 +47,7 @@ class ConfigSummary:
     name: str
     version: int
     backends: Tuple[str, ...]
-    framework: str  # "torch", "torch-noarch"
+    framework: str  # "torch", "torch-noarch", "tvm-ffi"
     kernels: Tuple[Tuple[str, str], ...]  # (kernel name, backend), in build.toml order
     repo_id: Optional[str] = None
     stable_abi: Tuple[Tuple[str, str], ...] = ()  # (backend, torch version of the stable ABI)
@@ -55,6 +55,8 @@ class ConfigSummary:
     def describe(self) -> str:
         """``<path>: ok (relu v1; backends cpu, cuda; kernels relu_cpu (cpu), ...; hub org/relu)``."""
         parts = [f"{self.name} v{self.version}", f"backends {', '.join(self.backends)}"]
+        if self.framework == "tvm-ffi":
+            parts.append("bound through TVM FFI")
         if self.kernels:
             parts.append("kernels " + ", ".join(f"{name} ({backend})" for name, backend in self.kernels))
         else:
@@ -81,18 +83,19 @@ def check_config(root: PathLike = ".") -> ConfigSummary:
     """Validate the kernel repository ``root`` as a build would before compiling: build.toml,
     the files it names and the Python package, the op namespaces. Imports neither torch nor
     the build tools. Raises :class:`AuthoringError` with the backend's message."""
-    from kernels_build.config import Torch, TorchNoarch, check_layout, load_build_config  # noqa: PLC0415
+    from kernels_build.config import Torch, TvmFfi, check_layout, load_build_config  # noqa: PLC0415
     from kernels_build.errors import KernelBuildError  # noqa: PLC0415
     from kernels_build.ophook import check_op_namespaces  # noqa: PLC0415
+    from kernels_build.tvm_ffi import check_no_torch_includes  # noqa: PLC0415
 
     root = _kernel_root(root)
     try:
         config = load_build_config(root)
-        if not isinstance(config.framework, (Torch, TorchNoarch)):  # as kernels_build.plan refuses it
-            raise AuthoringError(f"{config.path}: tvm-ffi: tvm-ffi kernels are not supported by this "
-                                 "builder yet; use [torch]")
         check_layout(config)
         check_op_namespaces(config.python_dir, root=config.root)
+        if isinstance(config.framework, TvmFfi):  # (kernels_build.plan refuses these too)
+            sources = [*config.framework.src, *(s for k in config.kernels for s in k.src)]
+            check_no_torch_includes(config.root, sources, config.path)
     except KernelBuildError as exc:
         raise AuthoringError(str(exc)) from None
     except OSError as exc:  # an unreadable build.toml or source directory
@@ -103,7 +106,8 @@ def check_config(root: PathLike = ".") -> ConfigSummary:
         name=general.name,
         version=general.version,
         backends=tuple(general.backends),
-        framework="torch" if isinstance(config.framework, Torch) else "torch-noarch",
+        framework=("torch" if isinstance(config.framework, Torch)
+                   else "tvm-ffi" if isinstance(config.framework, TvmFfi) else "torch-noarch"),
         kernels=tuple((k.name, k.backend) for k in config.kernels),
         repo_id=general.hub.repo_id,
         stable_abi=tuple((backend, ".".join(str(n) for n in version))
