@@ -139,6 +139,20 @@ def test_install_from_the_source_tree_with_isolation(installer, wheelhouse, fron
     assert out.strip().splitlines()[-1].split() == ["1.0.0+torch213cpucxx11", "2.13", "[0.0,", "2.0]"], out
 
 
+@frontends
+def test_tvm_ffi_kernel_builds_with_isolation_and_without_torch(wheelhouse, frontend_venv, relu_tvm_ffi_cpu_wheel,
+                                                               tmp_path) -> None:
+    """A [tvm-ffi] kernel asks for apache-tvm-ffi, not torch: the isolated build installs no torch,
+    and its wheel is the in-place build's, byte for byte."""
+    repo = copy_example("relu-tvm-ffi", tmp_path)
+    out = _run([str(frontend_venv / "python"), "-m", "pip", "wheel", "-v", "--no-deps", "-w", "dist", "."], repo,
+               _env(wheelhouse, frontend_venv))
+    assert "apache-tvm-ffi" in out and "Collecting torch" not in out, out[-3000:]
+    wheel = only_wheel(repo / "dist")
+    assert wheel.name == relu_tvm_ffi_cpu_wheel.name
+    assert _sha256(wheel) == _sha256(relu_tvm_ffi_cpu_wheel)
+
+
 def test_two_in_place_builds_in_two_places_are_equal(relu_cpu_wheel, tmp_path) -> None:
     """Fast form of the reproducibility above, without isolation: another copy, another path."""
     repo = copy_example("relu", tmp_path / "elsewhere" / "deeper")
