@@ -288,7 +288,7 @@ def test_cuda_variant_minor_may_be_older_than_system():
         ),
         (
             "tvm-ffi01-cu130-x86_64-linux", CUDA130,
-            "built for tvm-ffi 0.1, tvm-ffi is not installed",
+            "built for tvm-ffi 0.1, tvm-ffi is not installed (pip install 'apache-tvm-ffi==0.1.*')",
         ),
         ("tvm-ffi02-cu130-x86_64-linux", TVM, "built for tvm-ffi 0.2, this is tvm-ffi 0.1"),
         ("torch213-cxx11-cpu-aarch64-linux", CPU, "for aarch64-linux, this is x86_64-linux"),

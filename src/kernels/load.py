@@ -37,6 +37,7 @@ from .errors import (
     IncompatibleKernelError,
     KernelIntegrityError,
     KernelNotCachedError,
+    MissingPythonDependencyError,
     NoCompatibleVariantError,
     UntrustedKernelError,
 )
@@ -57,6 +58,7 @@ from .local import (
 from .hub.failures import unreachable_error
 from .metadata import METADATA_FILENAME, Metadata
 from .selection import Environment, VariantAccepted, VariantRejected, best_variant, evaluate_variants, explain
+from .variants import ArchVariant
 
 __all__ = [
     "LoadedKernel",
@@ -718,10 +720,22 @@ def _select_local(path: Path, backend: Optional[str]) -> Tuple[Path, Metadata, O
 
 
 def _warn_if_rejected(variant_dir: Path, backend: Optional[str]) -> None:
-    """A variant directory given explicitly is loaded as is; say so when its name does not fit."""
-    (decision,) = evaluate_variants([variant_dir.name], _environment(), backend)
-    if isinstance(decision, VariantRejected) and not decision.reason.startswith("not a variant name"):
-        logger.warning("loading %s although it does not fit this environment: %s", variant_dir, decision.reason)
+    """A variant directory given explicitly is loaded as is; say so when its name does not fit.
+
+    A tvm-ffi variant cannot load at all without the ``tvm_ffi`` package: that is refused
+    here, with the package to install, instead of failing inside the kernel's ``_ops.py``.
+    """
+    env = _environment()
+    (decision,) = evaluate_variants([variant_dir.name], env, backend)
+    if not isinstance(decision, VariantRejected) or decision.reason.startswith("not a variant name"):
+        return
+    variant = decision.variant
+    if isinstance(variant, ArchVariant) and variant.framework == "tvm-ffi" and env.tvm_ffi_version is None:
+        wanted = ".".join(str(p) for p in variant.framework_version[:2])
+        raise MissingPythonDependencyError(
+            f"{variant_dir}: this tvm-ffi kernel needs the Python package 'apache-tvm-ffi' {wanted}.x, which "
+            f"is not installed; install it with: pip install 'apache-tvm-ffi=={wanted}.*'", name="tvm_ffi")
+    logger.warning("loading %s although it does not fit this environment: %s", variant_dir, decision.reason)
 
 
 def _local_override(repo_id: str) -> Optional[Path]:

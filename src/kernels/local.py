@@ -308,8 +308,16 @@ def check_arch(metadata: Metadata) -> None:
     kind = metadata.backend.type
     if not archs or kind not in ("cuda", "rocm"):
         return
-    import torch  # noqa: PLC0415 - only when a GPU kernel is loaded
-
+    try:
+        import torch  # noqa: PLC0415 - only when a GPU kernel is loaded
+    except ImportError:  # tvm-ffi kernels run without torch: ask the CUDA runtime itself
+        capability = _cuda_capability_without_torch() if kind == "cuda" else None
+        if capability is not None and not cuda_arch_fits(archs, capability):
+            raise IncompatibleKernelError(
+                f"kernel {metadata.name!r} was compiled for CUDA archs {', '.join(archs)}; this "
+                f"GPU has compute capability {capability[0]}.{capability[1]}"
+            ) from None
+        return
     try:
         if not torch.cuda.is_available():
             return
@@ -333,6 +341,38 @@ def check_arch(metadata: Metadata) -> None:
         raise
     except Exception as exc:  # noqa: BLE001 - a broken device query cannot prove a mismatch
         logger.debug("skipping the GPU arch check of %s: %s", metadata.name, exc)
+
+
+def _cuda_capability_without_torch() -> Optional[Tuple[int, int]]:
+    """The compute capability of the current CUDA device, asked of ``libcudart`` through
+    ctypes (for kernels loaded without torch); None without libcudart or a device.
+
+    Example::
+
+        >>> _cuda_capability_without_torch()          # on an H200                # doctest: +SKIP
+        (9, 0)
+    """
+    import ctypes  # noqa: PLC0415
+    import ctypes.util  # noqa: PLC0415
+
+    name = ctypes.util.find_library("cudart")
+    if name is None:
+        return None
+    try:
+        lib = ctypes.CDLL(name)
+        count, device = ctypes.c_int(0), ctypes.c_int(0)
+        if lib.cudaGetDeviceCount(ctypes.byref(count)) != 0 or count.value < 1:
+            return None
+        if lib.cudaGetDevice(ctypes.byref(device)) != 0:
+            return None
+        major, minor = ctypes.c_int(0), ctypes.c_int(0)
+        # cudaDevAttrComputeCapabilityMajor = 75, cudaDevAttrComputeCapabilityMinor = 76
+        if (lib.cudaDeviceGetAttribute(ctypes.byref(major), 75, device) != 0
+                or lib.cudaDeviceGetAttribute(ctypes.byref(minor), 76, device) != 0):
+            return None
+    except (OSError, AttributeError):
+        return None
+    return major.value, minor.value
 
 
 # --------------------------------------------------------------------------- importing

@@ -301,7 +301,10 @@ def _macos_version() -> Optional[MajorMinor]:
 
 def _tvm_ffi_version() -> Optional[MajorMinor]:
     """The installed ``tvm_ffi`` version: from package metadata, importing only as a fallback."""
-    if importlib.util.find_spec("tvm_ffi") is None:
+    try:
+        if importlib.util.find_spec("tvm_ffi") is None:
+            return None
+    except (ImportError, ValueError):  # a broken install or an import hook that hides it: absent
         return None
     try:
         return _major_minor(importlib.metadata.version("apache-tvm-ffi"))
@@ -478,7 +481,8 @@ def _framework_reason(variant: ArchVariant, env: Environment) -> Optional[str]:
             )
         return None
     if env.tvm_ffi_version is None:
-        return f"built for tvm-ffi {_fmt(built)}, tvm-ffi is not installed"
+        return (f"built for tvm-ffi {_fmt(built)}, tvm-ffi is not installed "
+                f"(pip install 'apache-tvm-ffi=={_fmt(built)}.*')")
     if built != env.tvm_ffi_version:
         return f"built for tvm-ffi {_fmt(built)}, this is tvm-ffi {_fmt(env.tvm_ffi_version)}"
     return None

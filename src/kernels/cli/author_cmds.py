@@ -15,7 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "init",
         help="create a new kernel repository that builds and tests as is",
         description="Write a kernel repository: pyproject.toml (build backend kernels_build), build.toml "
-        "(edition 5), sources per backend, torch-ext binding and Python wrapper, CARD.md, tests "
+        "(edition 5), sources per backend, torch-ext binding and Python wrapper (tvm-ffi-ext with "
+        "--framework tvm-ffi), CARD.md, tests "
         "(kernels_ci marker), benchmarks/benchmark.py, example.py, .gitignore. DIR (default ./NAME) must "
         "not exist or be empty.",
     )
@@ -27,6 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="backends to write code for (cpu cuda rocm metal xpu cann neuron tpu), or all "
                         "(default: cuda; metal on macOS)")
     p.add_argument("--license", default="Apache-2.0", help="license id for build.toml and the card (default: Apache-2.0)")
+    p.add_argument("--framework", default="torch", metavar="FRAMEWORK",
+                   help="what the compiled code is bound through: torch (default; torch-ext/, a torch extension) "
+                        "or tvm-ffi (tvm-ffi-ext/, Apache TVM FFI: no torch needed, any DLPack tensor; "
+                        "backends cpu and cuda)")
     p.add_argument("--no-git", action="store_true", help="do not run git init")
     p.set_defaults(handler=_init)
 
@@ -61,7 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "list-variants",
         help="the build variants a kernel must ship, and the one this environment builds",
         description="List the variants the compliance matrix requires for every backend the kernel "
-        "declares (torch x toolkit x platform, within build.toml's bounds). The variant that "
+        "declares (torch x toolkit x platform, within build.toml's bounds; tvm-ffi x toolkit x platform "
+        "for a [tvm-ffi] kernel). The variant that "
         "`pip wheel --no-build-isolation .` builds in this environment is marked with '*'.",
     )
     _add_kernel_dir(p)
@@ -137,15 +143,17 @@ def _add_repo_id(parser: argparse.ArgumentParser) -> None:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from ..author.scaffold import init_kernel, resolve_name
+    from ..author.scaffold import check_framework, init_kernel, resolve_name
     from ..variants import BACKENDS
 
+    check_framework(args.framework)  # before asking the Hub who the owner is
     backends = list(args.backends or [])
     if args.path is None and len(backends) > 1 and backends[-1] not in (*BACKENDS, "all"):
         args.path = Path(backends.pop())  # `--backends cpu cuda DIR`: argparse gave DIR to --backends
     kernel = resolve_name(args.name, args.path)
     target = args.path if args.path is not None else Path(kernel.name)
-    files = init_kernel(kernel, backends, target=target, license=args.license, git=not args.no_git)
+    files = init_kernel(kernel, backends, target=target, license=args.license, git=not args.no_git,
+                        framework=args.framework)
     print(f"created {kernel.repo_id} in {target} ({len(files)} files). Next:")
     print(f"  cd {target} && pip wheel --no-build-isolation --no-deps -w dist . && kernels from-wheel dist/*.whl -o .")
     print(f"  LOCAL_KERNELS={kernel.repo_id}=$PWD python -m pytest tests -m kernels_ci")
@@ -191,7 +199,7 @@ def _list_variants(args: argparse.Namespace) -> int:
         for r in listed:
             print(f"  {'*' if r.name == current.variant else ' '} {r.name}")
         if not listed:
-            print("    (none: build.toml's torch/toolkit bounds exclude every required combination)")
+            print(f"    (none: {_why_none(config, backend)})")
     if current.variant is None:
         print(f"this environment builds no variant: {current.reason}")
     elif current.variant in names:
@@ -199,6 +207,20 @@ def _list_variants(args: argparse.Namespace) -> int:
     else:
         print(f"this environment builds {current.variant}, which is not a required variant")
     return 0
+
+
+def _why_none(config, backend: str) -> str:
+    """Why a declared backend needs no variant (list-variants prints it under the backend)."""
+    from kernels_build.config import TvmFfi  # noqa: PLC0415
+
+    from ..author.variant_matrix import REQUIRED_TVM_FFI_BUILDS  # noqa: PLC0415
+
+    if isinstance(config.framework, TvmFfi):
+        built = sorted({b.backend for b in REQUIRED_TVM_FFI_BUILDS})
+        if backend not in built:
+            return f"tvm-ffi kernels are built for {' and '.join(built)} only"
+        return "build.toml's [general.cuda] bounds exclude every required toolkit"
+    return "build.toml's torch/toolkit bounds exclude every required combination"
 
 
 def _build_matrix(args: argparse.Namespace) -> int:
