@@ -11,12 +11,18 @@ kernel sources in build.toml), through the generated setup.py of benchmarks/base
 build_time.py builds: -O3 as our Release build, the same C++ standard, the kernels' own flags),
 with ``TORCH_CUDA_ARCH_LIST`` = our archs (9.0 -> 9.0+PTX).
 
-Then, in a fresh subprocess per implementation (``--rounds`` times, alternating which side
-goes first; the lowest median per size counts), it loads the extension's library with
-``torch.ops.load_library``, checks each op against PyTorch, and times it on the same seeded
-inputs at several sizes through the same ``torch.ops`` dispatch: warm-up, then the median of
-``--iters`` calls, each timed with CUDA events (``torch.cuda.Event(enable_timing=True)``), or
-``perf_counter_ns`` on one CPU thread. A speed difference must come from a flag difference, so
+Then one fresh subprocess loads both libraries with ``torch.ops.load_library`` (each in its own
+op namespace), checks each op against PyTorch, and times both sides on the same seeded inputs
+at several sizes through the same ``torch.ops`` dispatch, side by side: ``--rounds`` rounds per
+size, alternating which side goes first, the lowest of each side's per-round medians counting.
+On CUDA each measurement is the device time of one call: up to ``--graph-calls`` calls captured
+in a CUDA graph (fewer for slow calls: a replay aims at 1 ms), its replay timed with CUDA events
+(``torch.cuda.Event(enable_timing=True)``) and divided by the calls, the median of up to
+``--iters`` replays (a round of one side at one size aims at 0.1 s). Timing single calls instead measures
+the host's dispatch and launch latency too (13-20 us here, jittering by more than a small
+kernel takes), which is the same code on both sides; ``--no-graphs`` (or an op that cannot be
+captured) times single calls with events. On the CPU: ``perf_counter_ns`` on one thread, the
+median of ``--iters`` calls. A speed difference must come from a flag difference, so
 the flags of each kernel TU are printed for both sides (ours: ``compile_commands.json`` under
 ``<copy>/.kernels_build/*/cmake-build/``; theirs: setuptools' ``build.ninja``), with the diff.
 
@@ -209,36 +215,108 @@ def median_us(call: Callable[[], object], device: str, iters: int, warmup: int) 
     return statistics.median(times) / 1e3  # ns -> us
 
 
+#: Device time one graph replay aims at, and one round of one side at one size (microseconds):
+#: slow calls get fewer calls per graph and fewer replays, so every size takes about as long.
+REPLAY_US, ROUND_US = 1_000.0, 100_000.0
+
+
+def graph_timer(call: Callable[[], object], calls: int, iters: int) -> Callable[[], float]:
+    """A timer of ``call``'s device time in microseconds: up to ``calls`` calls captured in one
+    CUDA graph (fewer when a call is slow: a replay aims at :data:`REPLAY_US`), the median over
+    up to ``iters`` replays (a round aims at :data:`ROUND_US`), divided by the calls.
+    Raises RuntimeError (torch's) when the call cannot be captured."""
+    import torch
+
+    single = median_us(call, "cuda", iters=5, warmup=2)
+    calls = max(1, min(calls, round(REPLAY_US / max(single, 1e-3))))
+    iters = max(3, min(iters, int(ROUND_US / max(single * calls, 1e-3))))
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm up off the capture stream, as capture requires
+        for _ in range(3):
+            call()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for _ in range(calls):
+            call()
+
+    def timer() -> float:
+        graph.replay()
+        events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+                  for _ in range(iters)]
+        for start, end in events:
+            start.record()
+            graph.replay()
+            end.record()
+        torch.cuda.synchronize()
+        return statistics.median(s.elapsed_time(e) for s, e in events) * 1e3 / calls  # ms -> us
+    return timer
+
+
+def _load_namespace(torch: object, libs: Sequence[str], ops: Sequence[str]) -> object:
+    """Load one side's libraries; return the ``torch.ops`` namespace that holds ``ops``."""
+    before = set(torch._C._dispatch_get_all_op_names())  # type: ignore[attr-defined]
+    for lib in libs:
+        torch.ops.load_library(lib)  # type: ignore[attr-defined]
+    new = set(torch._C._dispatch_get_all_op_names()) - before  # type: ignore[attr-defined]
+    spaces = {name.split("::")[0] for name in new if name.split("::")[-1].split(".")[0] in ops}
+    if len(spaces) != 1:
+        raise BenchError(f"expected the ops {list(ops)} in one new namespace, found {sorted(spaces)}")
+    return getattr(torch.ops, spaces.pop())  # type: ignore[attr-defined]
+
+
 def child(spec: Dict) -> Dict:
-    """Runs in the timing subprocess: load the libraries, time every op at every size."""
+    """Runs in the timing subprocess: load both sides' libraries, then time every op at every
+    size, the sides side by side in alternating rounds."""
     import torch
 
     device = spec["device"]
     if device == "cpu":
         torch.set_num_threads(1)  # steadier on a shared machine; both sides alike
-    before = set(torch._C._dispatch_get_all_op_names())
-    for lib in spec["libs"]:
-        torch.ops.load_library(lib)
-    new = set(torch._C._dispatch_get_all_op_names()) - before
-    spaces = {name.split("::")[0] for name in new if name.split("::")[-1].split(".")[0] in spec["ops"]}
-    if len(spaces) != 1:
-        raise BenchError(f"expected the ops {spec['ops']} in one new namespace, found {sorted(spaces)}")
-    ops = getattr(torch.ops, spaces.pop())
+    sides = ("ours", "theirs")
+    namespaces = {side: _load_namespace(torch, spec["libs"][side], spec["ops"]) for side in sides}
     dtype = getattr(torch, spec["dtype"])
-    results: Dict[str, Dict[str, List[float]]] = {op: {} for op in spec["ops"]}
+    results: Dict[str, Dict[str, Dict[str, List[float]]]] = {side: {op: {} for op in spec["ops"]} for side in sides}
+    methods = set()
     for op in spec["ops"]:
-        for label, call, check in workloads(ops, op, device, dtype):
-            call()  # first, then check: the error is of this library's output
-            results[op][label] = [median_us(call, device, spec["iters"], spec["warmup"]), check()]
-    return results
+        loads = {side: workloads(namespaces[side], op, device, dtype) for side in sides}
+        for index, (label, _, _) in enumerate(loads["ours"]):
+            timers, errors = {}, {}
+            for side in sides:
+                _, call, check = loads[side][index]
+                call()  # first, then check: the error is of this library's output
+                errors[side] = check()
+                timers[side], method = _timer(call, device, spec)
+                methods.add(method)
+            best: Dict[str, float] = {}
+            for n in range(spec["rounds"]):  # alternate who goes first: clocks drift
+                for side in sides[:: 1 if n % 2 == 0 else -1]:
+                    best[side] = min(best.get(side, math.inf), timers[side]())
+            for side in sides:
+                results[side][op][label] = [best[side], errors[side]]
+    return {"results": results, "methods": sorted(methods)}
 
 
-def time_side(python: Path, spec: Dict, work: Path, what: str) -> Dict:
-    (work / f"{what}.json").write_text(json.dumps(spec))
-    proc = subprocess.run([str(python), __file__, "--child", str(work / f"{what}.json")],
+def _timer(call: Callable[[], object], device: str, spec: Dict) -> Tuple[Callable[[], float], str]:
+    """The timer of one call, and how it measures."""
+    if device == "cuda" and spec["graph_calls"] > 0:
+        try:
+            return graph_timer(call, spec["graph_calls"], spec["iters"]), \
+                f"CUDA graphs of up to {spec['graph_calls']} calls, replays timed with CUDA events (device time)"
+        except RuntimeError:  # not capturable (e.g. a launch on the legacy default stream)
+            pass
+    what = "each call timed with CUDA events" if device == "cuda" else "perf_counter_ns per call, one thread"
+    return (lambda: median_us(call, device, spec["iters"], spec["warmup"])), what
+
+
+def time_both(python: Path, spec: Dict, work: Path) -> Dict:
+    (work / "timing.json").write_text(json.dumps(spec))
+    proc = subprocess.run([str(python), __file__, "--child", str(work / "timing.json")],
                           capture_output=True, text=True)
     if proc.returncode != 0:
-        raise BenchError(f"timing {what} failed (exit status {proc.returncode}):\n{proc.stdout}{proc.stderr}")
+        raise BenchError(f"timing failed (exit status {proc.returncode}):\n{proc.stdout}{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -294,21 +372,19 @@ def run_kernel(kernel: Kernel, args: argparse.Namespace, info: Dict, tmp: Path) 
         print(f"kernel={kernel.name} built: ours={libs['ours']} theirs={libs['theirs']}")
         return []
 
-    spec = {"device": device, "ops": list(kernel.ops), "iters": args.iters,
-            "warmup": max(10, args.iters // 10), "dtype": kernel.cuda_dtype if cuda else "float32"}
-    runs: Dict[str, List[Dict]] = {"ours": [], "theirs": []}
-    for n in range(args.rounds):  # alternate who goes first: clocks and machine load drift
-        for side in ("ours", "theirs")[:: 1 if n % 2 == 0 else -1]:
-            runs[side].append(time_side(python, {**spec, "libs": libs[side]}, work, side))
-
-    def best(side: str, op: str, label: str) -> Tuple[float, float]:
-        return min(r[op][label][0] for r in runs[side]), max(r[op][label][1] for r in runs[side])
+    spec = {"device": device, "ops": list(kernel.ops), "iters": args.iters, "rounds": args.rounds,
+            "warmup": max(10, args.iters // 10), "dtype": kernel.cuda_dtype if cuda else "float32",
+            "graph_calls": 0 if args.no_graphs else args.graph_calls, "libs": libs}
+    timing = time_both(python, spec, work)
+    runs = timing["results"]
+    log(f"{kernel.name}: timing: {'; '.join(timing['methods'])}; both sides in one process, "
+        f"{args.rounds} alternating rounds, the lowest counts")
 
     ratios = []
     for op in kernel.ops:
         per_size = []
-        for label in runs["ours"][0][op]:
-            (t_ours, e_ours), (t_theirs, e_theirs) = best("ours", op, label), best("theirs", op, label)
+        for label in runs["ours"][op]:
+            (t_ours, e_ours), (t_theirs, e_theirs) = runs["ours"][op][label], runs["theirs"][op][label]
             per_size.append(t_ours / t_theirs)
             print(f"{kernel.name}/{op} {label}: ours={t_ours:.2f}us theirs={t_theirs:.2f}us ratio={per_size[-1]:.3f}"
                   f" (max|err| ours={e_ours:.3g} theirs={e_theirs:.3g}, {spec['dtype']})")
@@ -334,8 +410,11 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     add("--python", default=sys.executable,
         help="interpreter with torch (a CUDA one for cuda) and kernels, to build and time (default: this)")
     add("--jobs", type=int, default=os.cpu_count() or 1, help="parallel compile jobs (default: all cores)")
-    add("--iters", type=int, default=200, help="timed calls per size (default: 200)")
-    add("--rounds", type=int, default=2, help="timing subprocesses per side, order alternating (default: 2)")
+    add("--iters", type=int, default=50,
+        help="timed graph replays (or single calls) per size and round; the median counts (default: 50)")
+    add("--graph-calls", type=int, default=100, help="calls captured in one CUDA graph (default: 100)")
+    add("--no-graphs", action="store_true", help="time single calls with CUDA events (host latency included)")
+    add("--rounds", type=int, default=5, help="alternating rounds per size, both sides in one process (default: 5)")
     add("--build-only", action="store_true", help="build both sides, print their flags, time nothing")
     add("--keep", action="store_true", help="keep the temporary directory")
     add("--child", help=argparse.SUPPRESS)  # internal: the timing subprocess
