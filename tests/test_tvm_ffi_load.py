@@ -27,6 +27,7 @@ import dataclasses
 import json
 import os
 import shutil
+import re
 import subprocess
 import sys
 import textwrap
@@ -385,6 +386,39 @@ def test_light_runtime_loads_and_runs_a_tvm_ffi_kernel_without_torch(light_tvm_v
     proc = _python(code, python=str(light_tvm_venv), pythonpath=None)
     assert proc.returncode == 0, proc.stdout
     assert proc.stdout.strip().splitlines()[-1].startswith("ok _relu_tvm_ffi_cpu_"), proc.stdout
+
+
+@pytest.fixture(scope="module")
+def jax_tvm_venv(light_tvm_venv: Path) -> Path:
+    """:func:`light_tvm_venv` plus jax and jax-tvm-ffi (JAX's bridge to TVM FFI), from the index."""
+    proc = subprocess.run([str(light_tvm_venv), "-m", "pip", "install", "--quiet", "jax", "jax-tvm-ffi"],
+                          capture_output=True, text=True, env=clean_env(), timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return light_tvm_venv
+
+
+@pytest.mark.slow
+def test_jax_arrays_go_through_the_kernels_jax_ffi_target(jax_tvm_venv: Path, tvm_tree: Path) -> None:
+    """The contract's JAX helpers: ``has_jax`` and ``jax_add_ffi_target_name_prefix`` from the
+    generated ``_ops.py`` register the kernel's function as a JAX FFI target, called eagerly and
+    under ``jax.jit``; no torch anywhere."""
+    code = f"""
+        import sys
+        import jax, jax.numpy as jnp, numpy as np
+        from kernels import get_local_kernel
+        k = get_local_kernel({str(tvm_tree)!r}, backend="cpu")
+        assert k._ops.has_jax, "has_jax is False with jax and jax-tvm-ffi installed"
+        x = jnp.linspace(-3, 3, 257, dtype=jnp.float32)
+        eager, jitted = k.relu_jax(x), jax.jit(lambda v: k.relu_jax(v * 2))(x)
+        assert isinstance(eager, jax.Array)
+        assert (np.asarray(eager) == np.maximum(np.asarray(x), 0)).all(), "wrong eager result"
+        assert (np.asarray(jitted) == np.maximum(np.asarray(x) * 2, 0)).all(), "wrong jit result"
+        assert "torch" not in sys.modules, "torch was imported"
+        print("ok", k._ops.jax_add_ffi_target_name_prefix("relu"))
+    """
+    proc = _python(code, python=str(jax_tvm_venv), pythonpath=None)
+    assert proc.returncode == 0, proc.stdout
+    assert re.match(r"ok _relu_tvm_ffi_cpu_[0-9a-f]{10}\.relu$", proc.stdout.strip().splitlines()[-1]), proc.stdout
 
 
 # --------------------------------------------------------------------------- kernels init
