@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import json
 import re
+import socket
 import sys
 from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional
 from urllib.parse import parse_qs, urlsplit
@@ -201,6 +202,8 @@ class Handler(Router, RepoRoutes, FileRoutes, UploadRoutes, LfsRoutes, http.serv
                 self._discard_body()
         except HubError as err:
             self._send_error(err)
+            if self.close_connection:
+                self._linger()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         except Exception as exc:  # never crash the server on a bad request
@@ -212,6 +215,29 @@ class Handler(Router, RepoRoutes, FileRoutes, UploadRoutes, LfsRoutes, http.serv
                 self._send_error(HubError(500, f"Internal server error: {type(exc).__name__}"))
             except OSError:
                 self.close_connection = True
+
+    #: How much of a refused request's unread body is read and dropped before the connection is
+    #: closed, and for how long (see :meth:`_linger`).
+    LINGER_BYTES, LINGER_SECONDS = 16 << 20, 2.0
+
+    def _linger(self) -> None:
+        """Close gently after an error answered without reading the whole body (413, a bad
+        chunk): closing a socket whose receive buffer holds unread data makes the kernel send a
+        reset, which can reach the client before the response does. So end our side first
+        (FIN, after the response), then read and drop what the client still sends, up to
+        :data:`LINGER_BYTES` or :data:`LINGER_SECONDS`, before the server closes the socket."""
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(self.LINGER_SECONDS)
+            drained = 0
+            while drained < self.LINGER_BYTES:
+                data = self.connection.recv(COPY_CHUNK)
+                if not data:
+                    break
+                drained += len(data)
+        except OSError:  # the client went away, or took too long: close now
+            pass
 
     def _q(self, name: str, default: Optional[str] = None) -> Optional[str]:
         values = self.query.get(name)
