@@ -262,3 +262,23 @@ def test_kernels_build_puts_the_tvm_ffi_variant_into_build(tmp_path: Path) -> No
     variant = repo / "build" / f"tvm-ffi{_tvm_ffi_label()}-cpu-{host_arch()}-linux"
     assert (variant / "_ops.py").is_file() and (variant / "metadata.json").is_file()
     assert len(list(variant.glob("_relu_tvm_ffi_cpu_*.so"))) == 1
+
+
+def test_editable_install_of_a_tvm_ffi_kernel_follows_python_edits(tmp_path: Path) -> None:
+    """``pip install -e``: imports read tvm-ffi-ext/<module>/ live; the library comes from the build."""
+    from test_build_cpu import _venv_on_top_of_this_one
+
+    repo = copy_example("relu-tvm-ffi", tmp_path / "src")
+    python = _venv_on_top_of_this_one(tmp_path / "venv")
+    run([sys.executable, "-m", "pip", "--python", python, "install", "--no-build-isolation", "--no-deps",
+         "--no-index", "-e", repo], cwd=tmp_path)
+    pytest.importorskip("torch")
+    check = "import relu_tvm_ffi as k, torch\n" + (
+        "x = torch.tensor([-1.0, 2.0]); out = torch.empty_like(x); k.relu(x, out)\n"
+        "print(k.__file__, out.tolist(), getattr(k, 'hello', lambda: None)())\n")
+    first = run([python, "-c", check], cwd=tmp_path)
+    live = repo / "tvm-ffi-ext" / "relu_tvm_ffi"
+    assert f"{live / '__init__.py'} [0.0, 2.0] None" in first.stdout, first.stdout
+    init = live / "__init__.py"
+    init.write_text(init.read_text() + '\n\ndef hello() -> str:\n    return "edited"\n')
+    assert "[0.0, 2.0] edited" in run([python, "-c", check], cwd=tmp_path).stdout

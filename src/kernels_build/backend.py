@@ -197,13 +197,13 @@ def build_editable(
     metadata_directory: Optional[str] = None,
 ) -> str:
     """PEP 660: compile the extension, then install a wheel whose package points back at
-    ``torch-ext/<module>/`` so edits to the Python code take effect without reinstalling."""
+    ``torch-ext/<module>/`` (``tvm-ffi-ext/<module>/``) so edits to the Python code take effect without reinstalling."""
     from .editable import make_editable_wheel
 
     with _user_errors():
         with tempfile.TemporaryDirectory(prefix="kernels-editable-") as tmp:
             built, plan = _build(Path(tmp), config_settings, editable=True)
-            return make_editable_wheel(built, Path(wheel_directory), plan.build_root).name
+            return make_editable_wheel(built, Path(wheel_directory), plan.build_root, plan.config.python_dir).name
 
 
 def _plan(config_settings: ConfigSettings, editable: bool = False) -> "BuildPlan":

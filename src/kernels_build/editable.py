@@ -3,7 +3,8 @@
 The compiled parts (extension, ``_ops.py``, ``metadata.json``) are unpacked to
 ``.kernels_build/<variant>/editable/<module>/`` in the kernel repo. The editable wheel holds a
 ``.pth`` file that installs a tiny finder: ``import <module>`` then loads
-``torch-ext/<module>/__init__.py`` with a package path of both directories, so Python edits
+``torch-ext/<module>/__init__.py`` (``tvm-ffi-ext/<module>/`` for a tvm-ffi kernel) with a
+package path of both directories, so Python edits
 are live and the extension is found. After a C++/CUDA change, run ``pip install -e .`` again.
 """
 
@@ -41,10 +42,13 @@ if not any(isinstance(f, _KernelFinder) for f in sys.meta_path):
 '''
 
 
-def make_editable_wheel(built_wheel: Path, wheel_directory: Path, build_root: Optional[Path] = None) -> Path:
+def make_editable_wheel(built_wheel: Path, wheel_directory: Path, build_root: Optional[Path] = None,
+                        package_dir: Optional[Path] = None) -> Path:
     """Derive the editable wheel from a freshly built kernel wheel. The compiled parts go to
-    ``<build_root>/<variant>/editable/`` (default build root: ``.kernels_build``); the wheel
-    appears in ``wheel_directory`` atomically (written under a temporary name, then renamed)."""
+    ``<build_root>/<variant>/editable/`` (default build root: ``.kernels_build``); imports find
+    the Python files in ``package_dir`` (default: ``torch-ext/<module>`` of the current
+    directory); the wheel appears in ``wheel_directory`` atomically (written under a temporary
+    name, then renamed)."""
     from wheel.wheelfile import WheelFile  # noqa: PLC0415
 
     with zipfile.ZipFile(built_wheel) as archive:
@@ -53,7 +57,7 @@ def make_editable_wheel(built_wheel: Path, wheel_directory: Path, build_root: Op
         variant = archive.read(f"{dist_info}/{VARIANT_FILE}").decode().strip()
         module = next(n.split("/")[0] for n in names if n.endswith("/_ops.py"))
         root = Path.cwd()
-        live = root / "torch-ext" / module
+        live = package_dir if package_dir is not None else root / "torch-ext" / module
         compiled = (build_root if build_root is not None else root / ".kernels_build") / variant / "editable" / module
         if compiled.exists():
             shutil.rmtree(compiled)
