@@ -72,6 +72,9 @@ def _env(wheelhouse: Path, bin_dir: Path) -> Dict[str, str]:
         "UV_FIND_LINKS": links.replace(" ", ","),
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "VIRTUAL_ENV": str(bin_dir.parent),
+        # uv's own cache, fresh per session: the user's would serve a wheel of kernels cached from
+        # an earlier checkout under the same version number.
+        "UV_CACHE_DIR": str(bin_dir.parent / "uv-cache"),
     })
 
 

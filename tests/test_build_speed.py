@@ -76,6 +76,8 @@ def _so_names(wheel: Path) -> List[str]:
 
 
 GLUE = "kernels_extension_init.cpp"
+#: The compat TUs every extension gets on a glibc >= 2.32 toolchain (cmake/kernels.cmake).
+COMPAT = {"kernels_glibc_compat.c", "kernels_libstdcxx_compat.cpp"}
 
 CALL_RELU = """
 import sys, torch
@@ -98,7 +100,7 @@ def test_one_line_change_recompiles_only_the_changed_file(tmp_path: Path) -> Non
     out = tmp_path / "wheelhouse"
     first = _so_names(_build(repo, out))
     cold = _sources(_rebuilt_since(repo, {}))
-    assert cold == {"relu_cpu.cpp", "torch_binding.cpp", "kernels_glibc_compat.c", GLUE}, cold
+    assert cold == {"relu_cpu.cpp", "torch_binding.cpp", *COMPAT, GLUE}, cold
 
     # A kernel source changes: it is compiled, plus the glue TU that holds the new namespace.
     before = _ninja_log(repo)
@@ -251,7 +253,7 @@ def test_compiler_cache_on_path_is_used(name: str, tmp_path: Path) -> None:
         ninja = next((repo / ".kernels_build").glob("*/cmake-build/build.ninja")).read_text()
         # Every compile statement (relu_cpu.cpp, torch_binding.cpp, the glibc compat .c, the
         # generated kernels_extension_init.cpp).
-        assert ninja.count(f"LAUNCHER = {tool} ") == 4, "the compiler cache is not the launcher"
+        assert ninja.count(f"LAUNCHER = {tool} ") == 5, "the compiler cache is not the launcher"
         hits_before = _hits(tool, env)
 
         cold = _compile_seconds(repo)
@@ -261,7 +263,7 @@ def test_compiler_cache_on_path_is_used(name: str, tmp_path: Path) -> None:
         shutil.rmtree(out)
         pip_wheel(repo, out, settings, env=env)
         only_wheel(out)
-        assert _hits(tool, env) - hits_before == 4  # every translation unit
+        assert _hits(tool, env) - hits_before == 5  # every translation unit
         cached = _compile_seconds(repo)
         assert cached.keys() == cold.keys()
         for source in ("relu_cpu.cpp", "torch_binding.cpp"):  # ninja's own timing of each step
@@ -348,7 +350,7 @@ def test_two_checkouts_share_one_sccache_in_redis(tmp_path: Path) -> None:
     print(f"\nsccache over Redis: first checkout {seconds[0]:.1f} s ({compile_seconds[0]:.1f} s compiling, "
           f"{hits[0]} hits); second {seconds[1]:.1f} s ({compile_seconds[1]:.1f} s compiling, {hits[1]} hits); "
           f"ratio wheel={seconds[1] / seconds[0]:.2f} compile={compile_seconds[1] / compile_seconds[0]:.2f}")
-    assert hits == [0, 4], hits  # relu_cpu.cpp, torch_binding.cpp, the glibc compat .c, the init TU
+    assert hits == [0, 5], hits  # relu_cpu.cpp, torch_binding.cpp, the two compat TUs, the init TU
     assert compile_seconds[1] < compile_seconds[0] / 3, compile_seconds
     # The second wheel is the first's: the objects came from the cache.
     wheels = [only_wheel(tmp_path / f"out-{repo.parent.name}") for repo in (first, second)]
