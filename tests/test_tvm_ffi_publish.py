@@ -315,7 +315,7 @@ def test_upload_then_load_and_convert_back_from_the_hub(hub_server, relu_tvm_ffi
     assert {f for f in files if f.startswith("build/")} == expected
     assert any(f.endswith(".so") and not f.endswith(".abi3.so") for f in expected)
     readme = api.hf_hub_download(REPO, "README.md", repo_type="kernel", cache_dir=tmp_path / "readme-cache")
-    assert Path(readme).read_text() == "# relu-tvm-ffi\n\n- `relu`\n"
+    assert Path(readme).read_text() == "# relu-tvm-ffi\n\n- `relu`\n- `relu_jax`\n"
 
     # get_kernel finds the variant and runs it (through tvm_ffi, on torch tensors via DLPack).
     code = ("import torch; from kernels import get_kernel; k = get_kernel('%s', version=1, trust_remote_code=True); "
