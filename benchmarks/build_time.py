@@ -56,6 +56,12 @@ seconds next to the first (e.g. precompiled headers on and off, side by side)::
 
     python benchmarks/build_time.py --kernel ../shared/corpus/rotary --cases cpu \\
         --setting kernels.precompiled-headers=on --also kernels.precompiled-headers=off
+``--default-archs`` builds a copy of the kernel whose components declare no
+``cuda-capabilities``, so both sides compile every CUDA file for the builder's default arch
+list of the nvcc in use (10 archs for CUDA 13), the case nvcc's threads are for::
+
+    python benchmarks/build_time.py --cases cuda --python-cuda "$(command -v python3)" --default-archs
+
 ``--phases`` adds a breakdown of where the rebuild time goes (interpreter start-up, imports,
 each pipeline stage, each CMake/ninja command) for the cpu case.
 """
@@ -65,6 +71,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -91,8 +98,9 @@ SCRUB_ENV = (
 
 
 #: Our settings that pass to both runs: the compliance gate (a GPU machine's glibc may need it
-#: as a warning) and nvcc's threads (``KERNELS_BUILD_NVCC_THREADS=1`` measures without them).
-KEPT_SETTINGS = ("KERNELS_BUILD_COMPLIANCE", "KERNELS_BUILD_NVCC_THREADS")
+#: as a warning) and nvcc's threads (``KERNELS_BUILD_NVCC_THREADS=1`` and
+#: ``KERNELS_BUILD_NVCC_SPLIT_COMPILE=1`` measure without them).
+KEPT_SETTINGS = ("KERNELS_BUILD_COMPLIANCE", "KERNELS_BUILD_NVCC_THREADS", "KERNELS_BUILD_NVCC_SPLIT_COMPILE")
 
 
 class BenchError(Exception):
@@ -312,6 +320,23 @@ def cuda_arch_list(kernel: Path, narrow_to: Optional[Sequence[str]] = None) -> s
         caps.update(effective_capabilities(spec.cuda_capabilities, nvcc.version, nvcc.supported_archs,
                                            narrow_to=list(narrow_to) if narrow_to else None))
     return ";".join(f"{c.base}{c.suffix}{'+PTX' if c.ptx else ''}" for c in sorted(caps))
+
+
+_CUDA_CAPABILITIES_KEY = re.compile(r"^[ \t]*cuda-capabilities[ \t]*=[ \t]*\[[^\]]*\][^\n]*\n?", re.M)
+
+
+def without_cuda_capabilities(kernel: Path, dest: Path) -> Path:
+    """A copy of ``kernel`` (at ``dest``, reused when there) whose components declare no
+    ``cuda-capabilities``: each is built for the builder's default list of the nvcc in use."""
+    if not dest.exists():
+        copy_kernel(kernel, dest)
+        toml = dest / "build.toml"
+        toml.write_text(_CUDA_CAPABILITIES_KEY.sub("", toml.read_text()))
+        left = [k.name for k in load_build_config(dest).kernels if k.cuda_capabilities]
+        if left:
+            raise BenchError(f"--default-archs: could not remove cuda-capabilities of {', '.join(left)} "
+                             f"in {toml}")
+    return dest
 
 
 def make_cases(names: Sequence[str], cuda_python: Optional[str], kernel: Path = EXAMPLE,
@@ -644,6 +669,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                              "the first (e.g. kernels.precompiled-headers=off); repeatable")
     parser.add_argument("--cuda-capabilities", metavar="LIST",
                         help="kernels.cuda-capabilities for ours (e.g. 9.0), the same archs for theirs")
+    parser.add_argument("--default-archs", action="store_true",
+                        help="build every CUDA component for the builder's default arch list of this nvcc "
+                             "(the copy's cuda-capabilities keys removed), both sides")
     parser.add_argument("--phase", default="all", metavar="STEPS",
                         help=f"comma-separated steps among {','.join(STEPS)} (default: all); with --work, "
                              "each can be its own command, later ones reusing the earlier builds")
@@ -683,7 +711,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     tmp = args.work.resolve() if args.work else Path(tempfile.mkdtemp(prefix="kernels-build-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
     try:
-        cases = make_cases(names, args.python_cuda, args.kernel.resolve(), args.setting, args.cuda_capabilities)
+        kernel = args.kernel.resolve()
+        if args.default_archs:
+            kernel = without_cuda_capabilities(kernel, tmp / "kernel-default-archs")
+        cases = make_cases(names, args.python_cuda, kernel, args.setting, args.cuda_capabilities)
         if not cases:
             raise BenchError("no case can run")
         results = []

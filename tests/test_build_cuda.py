@@ -85,6 +85,16 @@ def test_sass_for_every_arch_and_ptx_for_newest(cuda_build) -> None:
     assert set(re.findall(r"sm_(\d+)", ptx)) == {"90"}, ptx
 
 
+def test_nvcc_compiles_archs_and_optimizations_in_parallel(cuda_build) -> None:
+    """relu.cu (sm_80, sm_90 and its PTX) gets one nvcc thread per arch and split optimizations,
+    as kernels_build.parallelism sizes them for this machine (CMake passes them through)."""
+    _, _, so = cuda_build
+    (ninja,) = (so.parents[2] / "relu" / ".kernels_build").glob("*/cmake-build/build.ninja")
+    (line,) = [x for x in ninja.read_text().splitlines() if "FLAGS" in x and "compute_90" in x]
+    if (os.cpu_count() or 1) >= 2:
+        assert "--threads=2" in line and re.search(r"--split-compile=[2-4]\b", line), line
+
+
 def test_cuda_extension_passes_the_gate(cuda_build) -> None:
     _, _, so = cuda_build
     report = check_extension(so)

@@ -10,6 +10,7 @@ ROCm and XPU generation is checked on any machine.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 import textwrap
 from pathlib import Path
@@ -427,16 +428,16 @@ def test_nvcc_compiles_the_archs_of_a_file_in_parallel(repo: Path, torches: Dict
     monkeypatch.delenv("NVCC_THREADS", raising=False)
     monkeypatch.setenv("CMAKE_BUILD_PARALLEL_LEVEL", "16")
     cmake = render_cmakelists(plan_for(repo, torches["cuda"], "cuda"))
-    # three -gencode targets (sm_80, sm_90a, compute_90a): three threads; 16 jobs / 3 threads
-    # (when the memory holds 16 threads) = 5 CUDA compiles at once
-    assert '"-lineinfo" "--threads=3"' in components(cmake)["act_cuda"]
+    # two archs (sm_80, and sm_90a with its PTX copy, which is no step of its own): two
+    # threads; 16 jobs / 2 threads (when the memory holds 16 threads) = 8 CUDA compiles at once
+    assert '"-lineinfo" "--threads=2"' in components(cmake)["act_cuda"]
     pool = re.search(r"set_property\(GLOBAL APPEND PROPERTY JOB_POOLS kernels_cuda=(\d+)\)", cmake)
     from kernels_build.parallelism import memory_threads
 
-    assert pool and int(pool[1]) == max(1, min(16, memory_threads() or 16) // 3)
+    assert pool and int(pool[1]) == max(1, min(16, memory_threads() or 16) // 2)
     assert "set_property(TARGET act_cuda PROPERTY JOB_POOL_COMPILE kernels_cuda)" in cmake
-    monkeypatch.setenv("CMAKE_BUILD_PARALLEL_LEVEL", "2")
-    assert '"--threads=2"' in components(render_cmakelists(plan_for(repo, torches["cuda"], "cuda")))["act_cuda"]
+    monkeypatch.setenv("CMAKE_BUILD_PARALLEL_LEVEL", "1")
+    assert "--threads" not in components(render_cmakelists(plan_for(repo, torches["cuda"], "cuda")))["act_cuda"]
     for settings, env in (({"nvcc_threads": 1}, None), ({}, "4")):
         if env:
             monkeypatch.setenv("NVCC_THREADS", env)  # the existing builder's variable: cmake/cuda.cmake applies it
@@ -444,12 +445,44 @@ def test_nvcc_compiles_the_archs_of_a_file_in_parallel(repo: Path, torches: Dict
         assert "--threads" not in components(cmake)["act_cuda"] and "JOB_POOLS" not in cmake
 
 
-def test_nvcc_threads_setting_is_validated() -> None:
-    assert BuildSettings.from_config_settings({"kernels.nvcc-threads": "auto"}).nvcc_threads is None
-    assert BuildSettings.from_config_settings({"kernels.nvcc-threads": "6"}).nvcc_threads == 6
+def test_nvcc_splits_the_optimizations_of_a_file(repo: Path, torches: Dict[str, TorchInfo],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from kernels_build.parallelism import MAX_SPLIT_COMPILE, memory_threads
+
+    monkeypatch.delenv("NVCC_THREADS", raising=False)
+    monkeypatch.setenv("CMAKE_BUILD_PARALLEL_LEVEL", "16")
+    memory = memory_threads()
+    # one CUDA file of two archs: 2 arch threads, each split as the memory allows
+    split = max(1, min(MAX_SPLIT_COMPILE, 16, (memory or 16) // 2))
+    body = components(render_cmakelists(plan_for(repo, torches["cuda"], "cuda")))["act_cuda"]
+    assert body.endswith('"--threads=2"' + (f' "--split-compile={split}"' if split > 1 else "") + "\n")
+    # narrowed to one arch: no arch threads, the split alone (what a one-arch dev build needs)
+    one_arch = components(render_cmakelists(plan_for(repo, torches["cuda"], "cuda", cuda_capabilities=("9.0",))))
+    assert "--threads" not in one_arch["act_cuda"]
+    if memory is None or memory >= 2:
+        assert f'"--split-compile={min(MAX_SPLIT_COMPILE, memory or 16)}"' in one_arch["act_cuda"]
+    # the setting, and the kernel's own flag, win; an nvcc older than 12.0 has no such option
+    off = render_cmakelists(plan_for(repo, torches["cuda"], "cuda", nvcc_split_compile=1))
+    assert "split-compile" not in off
+    six = render_cmakelists(plan_for(repo, torches["cuda"], "cuda", nvcc_split_compile=6))
+    assert '"--split-compile=6"' in components(six)["act_cuda"]
+    old_nvcc = Nvcc(path=NVCC.path, version=(11, 8), supported_archs=("8.0", "9.0"))
+    cu118 = dataclasses.replace(torches["cuda"], cuda=(11, 8))
+    assert "split-compile" not in render_cmakelists(plan_for(repo, cu118, "cuda", nvcc=old_nvcc))
+    toml = repo / "build.toml"
+    toml.write_text(toml.read_text().replace('cuda-flags = ["-lineinfo"]', 'cuda-flags = ["-split-compile=2"]'))
+    own = components(render_cmakelists(plan_for(repo, torches["cuda"], "cuda")))["act_cuda"]
+    assert own.count("split-compile") == 1 and '"-split-compile=2"' in own
+
+
+@pytest.mark.parametrize("key", ["nvcc-threads", "nvcc-split-compile"])
+def test_nvcc_thread_settings_are_validated(key: str) -> None:
+    attr = key.replace("-", "_")
+    assert getattr(BuildSettings.from_config_settings({f"kernels.{key}": "auto"}), attr) is None
+    assert getattr(BuildSettings.from_config_settings({f"kernels.{key}": "6"}), attr) == 6
     for bad in ("0", "-1", "many"):
-        with pytest.raises(ConfigError, match="neither 'auto' nor a thread count"):
-            BuildSettings.from_config_settings({"kernels.nvcc-threads": bad})
+        with pytest.raises(ConfigError, match=f"kernels.{key}.*neither 'auto' nor a thread count"):
+            BuildSettings.from_config_settings({f"kernels.{key}": bad})
 
 
 def test_rocm_cmakelists(repo: Path, torches: Dict[str, TorchInfo]) -> None:

@@ -396,7 +396,8 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
     # (A TVM FFI library has no registration to defer: its binding TUs get TVM_FFI_EXTENSION_NAME.)
     ops_name_at_load = not plan.is_tvm_ffi and registration_mode(root, all_sources) == "runtime"
     jobs, memory = parallelism.build_jobs(), parallelism.memory_threads()
-    threaded: List[Tuple[str, int]] = []  # CUDA components compiled with nvcc --threads
+    nvcc_threads = _nvcc_parallelism(plan, jobs, memory) if plan.backend == "cuda" else {}
+    threaded = [(name, t) for name, (t, _) in nvcc_threads.items() if t > 1]
     pch_targets: List[pch.Target] = []  # host C++ TUs that may share precompiled torch headers
     for kernel in plan.kernels:
         if plan.backend == "cuda" and kernel.name not in plan.cuda_capabilities:
@@ -415,14 +416,12 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
         if kernel.cxx_flags:
             args.append("  CXX_FLAGS " + " ".join(_q(f) for f in kernel.cxx_flags))
         if plan.backend == "cuda":
-            gencode = gencode_flags(plan.cuda_capabilities[kernel.name])
-            flags = [*gencode, *kernel.cuda_flags]
-            # The archs of one file in parallel (NVCC_THREADS, as the existing builder reads it,
-            # is applied to every CUDA file by cmake/cuda.cmake instead).
-            threads = parallelism.nvcc_threads(len(gencode), plan.settings.nvcc_threads, jobs, memory)
-            if threads > 1 and "NVCC_THREADS" not in os.environ and _compiles_cuda(kernel.src):
+            flags = [*gencode_flags(plan.cuda_capabilities[kernel.name]), *kernel.cuda_flags]
+            threads, split = nvcc_threads.get(_cmake_id(kernel.name), (1, 1))
+            if threads > 1:
                 flags.append(f"--threads={threads}")
-                threaded.append((_cmake_id(kernel.name), threads))
+            if split > 1:
+                flags.append(f"--split-compile={split}")
             args.append("  CUDA_FLAGS " + " ".join(_q(f) for f in flags))
         elif plan.backend == "rocm":
             # kernel_add_hip_component (cmake/rocm.cmake) compiles .cu/.hip sources as HIP.
@@ -532,6 +531,35 @@ _HEADER_SUFFIXES = {".h", ".hh", ".hpp", ".hxx", ".cuh", ".inc", ".inl"}
 
 def _compiles_cuda(sources: Iterable[str]) -> bool:
     return any(s.endswith(".cu") for s in sources)
+
+
+def _nvcc_parallelism(plan: BuildPlan, jobs: int, memory: Optional[int]) -> Dict[str, Tuple[int, int]]:
+    """CUDA component (CMake name) -> (nvcc ``--threads``, ``--split-compile``), 1 meaning the
+    flag is left out, for ``jobs`` build jobs and ``memory`` (nvcc threads the memory holds;
+    see :mod:`kernels_build.parallelism`)."""
+    components = [k for k in plan.kernels if k.name in plan.cuda_capabilities and _compiles_cuda(k.src)]
+    threads: Dict[str, int] = {}
+    for kernel in components:
+        # One cicc and one ptxas per arch; its PTX copy (+PTX) costs no step of its own.
+        targets = len({cap.compute for cap in plan.cuda_capabilities[kernel.name]})
+        # (NVCC_THREADS, as the existing builder reads it, is applied to every CUDA file by
+        # cmake/cuda.cmake instead.)
+        wanted = parallelism.nvcc_threads(targets, plan.settings.nvcc_threads, jobs, memory)
+        threads[kernel.name] = 1 if "NVCC_THREADS" in os.environ else wanted
+    # CUDA compiles that can run at once: the pool's size when arch threads make one.
+    most = max(threads.values(), default=1)
+    pool = parallelism.cuda_pool_size(most, jobs, memory) if most > 1 else jobs
+    cuda_files = sum(1 for k in components for s in _compiled(k.src) if s.endswith(".cu"))
+    concurrent = max(1, min(pool, cuda_files))
+    split_ok = plan.nvcc is not None and plan.nvcc.version >= parallelism.SPLIT_COMPILE_NVCC
+    result = {}
+    for kernel in components:
+        split = parallelism.split_compile(max(threads[kernel.name], 1), concurrent,
+                                          plan.settings.nvcc_split_compile, jobs, memory)
+        if not split_ok or any("split-compile" in f for f in kernel.cuda_flags):
+            split = 1  # (an older nvcc has no such option; the kernel's own flag wins)
+        result[_cmake_id(kernel.name)] = (threads[kernel.name], split)
+    return result
 
 
 def _compiled(sources: Iterable[str]) -> List[str]:

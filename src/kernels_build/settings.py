@@ -25,6 +25,9 @@ kernels.cuda-toolchain     KERNELS_BUILD_CUDA_TOOLCHAIN     ``auto``, ``system``
 kernels.nvcc-threads       KERNELS_BUILD_NVCC_THREADS       ``auto`` (one nvcc thread per arch of a
                                                             file, within jobs and memory) or N
                                                             (1: archs one after the other)
+kernels.nvcc-split-compile KERNELS_BUILD_NVCC_SPLIT_COMPILE ``auto`` (up to 4 threads per arch of a
+                                                            file, within jobs and memory) or N
+                                                            (1: off); nvcc's ``--split-compile``
 kernels.precompiled-headers KERNELS_BUILD_PRECOMPILED_HEADERS ``auto`` (4 host C++ files per job,
                                                             no compiler cache), ``on`` or ``off``
 kernels.<lib>-dir          KERNELS_BUILD_<LIB>_DIR          a source tree of a ``depends`` library
@@ -61,7 +64,8 @@ DEPENDENCY_LIBRARIES = ("cutlass", "sycl-tla", "metal-cpp")
 
 _KEYS = (
     "backend", "torch-version", "compliance", "policy", "cuda-capabilities", "unique-id",
-    "compiler-cache", "cuda-toolchain", "nvcc-threads", "precompiled-headers", "deps-cache", "build-dir",
+    "compiler-cache", "cuda-toolchain", "nvcc-threads", "nvcc-split-compile", "precompiled-headers",
+    "deps-cache", "build-dir",
     *(f"{lib}-{what}" for lib in DEPENDENCY_LIBRARIES for what in ("dir", "url")),
 )
 
@@ -84,6 +88,8 @@ class BuildSettings:
     cuda_toolchain: str = "auto"
     #: nvcc ``--threads`` per CUDA file (None: ``auto``, see :mod:`kernels_build.parallelism`)
     nvcc_threads: Optional[int] = None
+    #: nvcc ``--split-compile`` per CUDA file (None: ``auto``, see :mod:`kernels_build.parallelism`)
+    nvcc_split_compile: Optional[int] = None
     #: precompiled torch headers for host C++ TUs (see :mod:`kernels_build.pch`)
     precompiled_headers: str = "auto"
     #: library (cutlass, sycl-tla, metal-cpp) -> a source tree given with ``kernels.<lib>-dir``
@@ -125,7 +131,8 @@ class BuildSettings:
             unique_id=_unique_id(raw.get("unique-id")),
             compiler_cache=_choice("compiler-cache", raw.get("compiler-cache", "auto"), COMPILER_CACHES),
             cuda_toolchain=_choice("cuda-toolchain", raw.get("cuda-toolchain", "auto"), CUDA_TOOLCHAINS),
-            nvcc_threads=_nvcc_threads(raw.get("nvcc-threads")),
+            nvcc_threads=_thread_count("nvcc-threads", raw.get("nvcc-threads")),
+            nvcc_split_compile=_thread_count("nvcc-split-compile", raw.get("nvcc-split-compile")),
             precompiled_headers=_choice("precompiled-headers", raw.get("precompiled-headers", "auto"),
                                         PRECOMPILED_HEADERS),
             dependency_dirs={lib: raw[f"{lib}-dir"] for lib in DEPENDENCY_LIBRARIES if raw.get(f"{lib}-dir")},
@@ -146,12 +153,12 @@ def _choice(name: str, value: str, allowed: Tuple[str, ...]) -> str:
     return value
 
 
-def _nvcc_threads(value: Optional[str]) -> Optional[int]:
+def _thread_count(name: str, value: Optional[str]) -> Optional[int]:
     if value is None or value.strip() == "auto":
         return None
     text = value.strip()
     if not text.isdigit() or int(text) < 1:
-        raise _error(_PREFIX + "nvcc-threads", f"{value!r} is neither 'auto' nor a thread count such as 4")
+        raise _error(_PREFIX + name, f"{value!r} is neither 'auto' nor a thread count such as 4")
     return int(text)
 
 
