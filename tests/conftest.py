@@ -180,6 +180,21 @@ def torch_major_minor() -> str:
 # --------------------------------------------------------------------------- fixtures
 
 
+@pytest.fixture
+def cpu_only_environment(monkeypatch: pytest.MonkeyPatch):
+    """Judge variants as on a CPU-only machine with this environment's torch (and tvm_ffi),
+    whatever the host has; ``LOCAL_KERNELS`` unset. Returns the :class:`kernels.selection.Environment`."""
+    import dataclasses
+
+    from kernels import load as load_module
+    from kernels.selection import Environment
+
+    env = dataclasses.replace(Environment.detect(), backend="cpu", backend_version=None)
+    monkeypatch.setattr(load_module, "_environment", lambda: env)
+    monkeypatch.delenv("LOCAL_KERNELS", raising=False)
+    return env
+
+
 @pytest.fixture(scope="session")
 def torch_label() -> str:
     """``"213"`` for the build environment's torch 2.13."""

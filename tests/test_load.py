@@ -55,7 +55,6 @@ from kernels.errors import (  # noqa: E402
 )
 from kernels.local import cuda_arch_fits  # noqa: E402
 from kernels.metadata import BackendInfo  # noqa: E402
-from kernels.selection import Environment  # noqa: E402
 from kernels.upload import upload_tree  # noqa: E402
 from kernels.variants import host_cpu, host_os  # noqa: E402
 
@@ -68,13 +67,8 @@ ORG = "kernels-test"
 # --------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture(autouse=True)
-def _cpu_environment(monkeypatch: pytest.MonkeyPatch) -> Environment:
-    """Judge variants as on a CPU-only machine with this torch, whatever the host has."""
-    env = dataclasses.replace(Environment.detect(), backend="cpu", backend_version=None)
-    monkeypatch.setattr(load_module, "_environment", lambda: env)
-    monkeypatch.delenv("LOCAL_KERNELS", raising=False)
-    return env
+#: Variants are judged as on a CPU-only machine (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("cpu_only_environment")
 
 
 @pytest.fixture(scope="module")

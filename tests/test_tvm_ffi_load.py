@@ -49,7 +49,6 @@ from kernels import (  # noqa: E402
     get_local_kernel,
     has_kernel,
 )
-from kernels import load as load_module  # noqa: E402
 from kernels.author.scaffold import init_kernel  # noqa: E402
 from kernels.convert import from_wheel  # noqa: E402
 from kernels.errors import AuthoringError, NoCompatibleVariantError  # noqa: E402
@@ -74,13 +73,8 @@ HIDE_TVM_FFI = 'import sys\nsys.modules["tvm_ffi"] = None\n'
 # --------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture(autouse=True)
-def _cpu_environment(monkeypatch: pytest.MonkeyPatch) -> Environment:
-    """Judge variants as on a CPU-only machine with this torch and tvm_ffi, whatever the host has."""
-    env = dataclasses.replace(Environment.detect(), backend="cpu", backend_version=None)
-    monkeypatch.setattr(load_module, "_environment", lambda: env)
-    monkeypatch.delenv("LOCAL_KERNELS", raising=False)
-    return env
+#: Variants are judged as on a CPU-only machine (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("cpu_only_environment")
 
 
 def _installed_tvm_ffi() -> Tuple[int, int]:
