@@ -73,7 +73,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -86,25 +85,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baseline import (  # noqa: E402,F401  (re-exported for kernel_speed.py; puts src/ on sys.path)
     BASELINE_PYPROJECT, HEADER_SUFFIXES, REPO, SETUP_PY, copy_kernel, kernel_sources, prepare_baseline,
 )
+from build_phases import phases  # noqa: E402
+from build_steps import (  # noqa: E402,F401  (re-exported for kernel_speed.py and pch_cache.py)
+    BenchError, Compiled, build_env, compiled_tus, cxx_standard, edit_one_line, log, ninja_entries, ninja_span,
+    one_wheel, pip_wheel, probe_python, run_timed,
+)
 from kernels_build.config import load_build_config  # noqa: E402
 
 EXAMPLE = REPO / "examples" / "relu"
-#: Environment that could hide compile work behind a cache or change the toolchain.
-SCRUB_ENV = (
-    "CMAKE_C_COMPILER_LAUNCHER", "CMAKE_CXX_COMPILER_LAUNCHER", "CMAKE_CUDA_COMPILER_LAUNCHER",
-    "CMAKE_ARGS", "SKBUILD_CMAKE_ARGS", "RUSTC_WRAPPER", "SCCACHE_DIR", "CCACHE_DIR",
-    "CMAKE_BUILD_PARALLEL_LEVEL", "MAX_JOBS", "TORCH_CUDA_ARCH_LIST", "PIP_CONFIG_FILE",
-)
-
-
-#: Our settings that pass to both runs: the compliance gate (a GPU machine's glibc may need it
-#: as a warning) and nvcc's threads (``KERNELS_BUILD_NVCC_THREADS=1`` and
-#: ``KERNELS_BUILD_NVCC_SPLIT_COMPILE=1`` measure without them).
-KEPT_SETTINGS = ("KERNELS_BUILD_COMPLIANCE", "KERNELS_BUILD_NVCC_THREADS", "KERNELS_BUILD_NVCC_SPLIT_COMPILE")
-
-
-class BenchError(Exception):
-    """A build failed or the environment cannot run a case; the message says which."""
 
 
 @dataclass
@@ -166,142 +154,10 @@ class Result:
         return out
 
 
-# ------------------------------------------------------------------------------ helpers
-
-
-def log(message: str) -> None:
-    print(f"# {message}", file=sys.stderr, flush=True)
-
-
-def build_env(python: Path, jobs: int, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    """The environment both sides build in: the venv's bin first on PATH (cmake, ninja), the
-    same job count, no compiler cache, no pip version check. Of our KERNELS_BUILD_* settings
-    only :data:`KEPT_SETTINGS` pass."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in SCRUB_ENV and (not k.startswith("KERNELS_BUILD_") or k in KEPT_SETTINGS)}
-    venv_bin = str(python.parent)  # not resolved: the venv's bin, not the base interpreter's
-    env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
-    env["VIRTUAL_ENV"] = str(python.parent.parent)
-    env["MAX_JOBS"] = str(jobs)
-    env["CMAKE_BUILD_PARALLEL_LEVEL"] = str(jobs)
-    env["CCACHE_DISABLE"] = "1"
-    env["KERNELS_BUILD_COMPILER_CACHE"] = "off"
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    env["PIP_NO_INPUT"] = "1"
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env.update(extra or {})
-    return env
-
-
-def run_timed(cmd: Sequence[str], *, cwd: Path, env: Dict[str, str], log_path: Path, what: str) -> float:
-    """Run ``cmd``, its output to ``log_path``; return the wall time. On failure show the output."""
-    with open(log_path, "wb") as out:
-        start = time.perf_counter()
-        proc = subprocess.run(list(cmd), cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        text = log_path.read_text(errors="replace")
-        text += "" if text.endswith("\n") or not text else "\n"
-        raise BenchError(
-            f"{what} failed (exit status {proc.returncode}) after {elapsed:.1f}s\n"
-            f"command: {' '.join(cmd)}\ncwd: {cwd}\n"
-            f"----- output ({log_path}) -----\n{text}----- end of output -----"
-        )
-    return elapsed
-
-
-def pip_wheel(python: Path, project: Path, out: Path, config: Sequence[str] = ()) -> List[str]:
-    cmd = [str(python), "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-w", str(out)]
-    for setting in config:
-        cmd += ["-C", setting]
-    return cmd + [str(project)]
-
-
-def one_wheel(out: Path, what: str) -> Path:
-    wheels = sorted(out.glob("*.whl"))
-    if len(wheels) != 1:
-        raise BenchError(f"{what}: expected one wheel in {out}, found {[w.name for w in wheels]}")
-    return wheels[0]
-
-
-def ninja_span(logs: Sequence[Path]) -> Optional[float]:
-    """Seconds from the first start to the last end in ninja's log: the compile-and-link part
-    of a build, to tell compiler time (noisy on a loaded machine) from build-system overhead."""
-    starts, ends = [], []
-    for log_file in logs:
-        for line in log_file.read_text().splitlines():
-            fields = line.split("\t")
-            if len(fields) >= 4 and fields[0].isdigit() and fields[1].isdigit():
-                starts.append(int(fields[0]))
-                ends.append(int(fields[1]))
-    return (max(ends) - min(starts)) / 1000 if starts else None
-
-
-Entries = Dict[str, Tuple[str, str, float]]
-
-
-def ninja_entries(project: Path) -> Entries:
-    """Output -> (mtime, command hash, seconds), the newest entry of each output in our build's
-    ninja log. Outputs whose entry changes across a build are the ones ninja built (positions
-    in the log would not do: CMake recompacts it when it regenerates build.ninja)."""
-    entries: Entries = {}
-    for log_file in sorted(project.glob(".kernels_build/*/cmake-build/.ninja_log")):
-        for line in log_file.read_text().splitlines():
-            fields = line.split("\t")
-            if len(fields) == 5 and fields[0].isdigit():
-                entries[fields[3]] = (fields[2], fields[4], (int(fields[1]) - int(fields[0])) / 1000)
-    return entries
-
-
-#: Object files of our generated glue, as opposed to the kernel's own sources.
-GLUE_OBJECTS = ("kernels_extension_init.cpp.o", "kernels_glibc_compat.c.o")
-
-
-@dataclass
-class Compiled:
-    """The translation units (object files) ninja compiled between two logs."""
-
-    sources: List[str] = field(default_factory=list)  # the kernel's own sources
-    glue: List[str] = field(default_factory=list)  # our generated TUs
-    seconds: float = 0.0  # compile seconds added up (CPU-bound work, whatever the parallelism)
-
-    @property
-    def names(self) -> List[str]:
-        return [Path(o).name[: -len(".o")] for o in self.sources + self.glue]
-
-
-def compiled_tus(before: Entries, after: Entries) -> Compiled:
-    """What ninja compiled between the two logs ``before`` and ``after``."""
-    result = Compiled()
-    for out, entry in sorted(after.items()):
-        if out.endswith(".o") and before.get(out) != entry:
-            (result.glue if out.endswith(GLUE_OBJECTS) else result.sources).append(out)
-            result.seconds += entry[2]
-    return result
-
-
-def edit_one_line(path: Path, n: int) -> None:
-    """The one-line change: a comment appended to a source (new bytes, same code)."""
-    with open(path, "a") as handle:
-        handle.write(f"// one-line change {n} (benchmarks/build_time.py)\n")
-
 
 def copy_example(dest: Path, kernel: Path = EXAMPLE) -> Path:
     return copy_kernel(kernel, dest)
 
-
-def probe_python(python: Path) -> Dict[str, Optional[str]]:
-    """torch's version and CUDA version, as the case's interpreter sees them."""
-    code = "import json, torch; print(json.dumps({'torch': torch.__version__, 'cuda': torch.version.cuda}))"
-    proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BenchError(f"{python} cannot import torch:\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def cxx_standard(torch_version: str) -> str:
-    major, minor = (int(x) for x in torch_version.split("+")[0].split(".")[:2])
-    return "c++20" if (major, minor) >= (2, 12) else "c++17"
 
 
 # ------------------------------------------------------------------------------ the cases
@@ -493,141 +349,6 @@ def run_case(case: Case, work_root: Path, jobs: int, verbose: bool, steps: Seque
                   also=state.get("also", {}))
 
 
-# ------------------------------------------------------------------------------ --phases
-
-PHASES_PY = r'''
-import os, subprocess, sys, time
-T0 = time.perf_counter()
-marks = []
-def mark(name, start):
-    marks.append((name, time.perf_counter() - start))
-
-_orig_run = subprocess.run
-def _name(args):
-    args = args if isinstance(args, (list, tuple)) else [args]
-    return " ".join(os.path.basename(str(a)) if i == 0 else str(a) for i, a in enumerate(args[:3]))[:60]
-def run(*a, **k):  # every tool the backend or scikit-build-core runs, with its wall time
-    start = time.perf_counter()
-    try:
-        return _orig_run(*a, **k)
-    finally:
-        mark("    subprocess: " + _name(a[0] if a else k.get("args")), start)
-subprocess.run = run
-
-s = time.perf_counter(); import kernels_build; mark("import kernels_build", s)
-import tempfile
-from pathlib import Path
-s = time.perf_counter()
-from kernels_build.config import check_layout, load_build_config
-from kernels_build.ophook import check_op_namespaces
-from kernels_build.plan import make_plan
-from kernels_build.project import generate_project
-from kernels_build.driver import build_with_scikit_build
-from kernels_build.assemble import finalize_wheel
-from kernels_build.settings import BuildSettings
-mark("import the pipeline modules (kernels, auditwheel, abi3audit...)", s)
-root = Path(sys.argv[1]); out = Path(sys.argv[2]); os.chdir(root)
-s = time.perf_counter(); settings = BuildSettings.from_config_settings({"kernels.backend": "cpu"})
-config = load_build_config(root); check_layout(config); mark("settings + build.toml + layout", s)
-s = time.perf_counter(); check_op_namespaces(config.python_dir, root=root); mark("op namespace check", s)
-s = time.perf_counter(); plan = make_plan(config, settings); mark("make_plan (torch facts, nvcc, source hash)", s)
-s = time.perf_counter(); project = generate_project(plan); mark("generate_project", s)
-s = time.perf_counter(); import scikit_build_core.build.wheel; mark("import scikit_build_core.build.wheel", s)
-s = time.perf_counter(); import cmake; mark("import cmake (the PyPI package scikit-build-core asks)", s)
-with tempfile.TemporaryDirectory() as tmp:
-    s = time.perf_counter(); raw = build_with_scikit_build(project, Path(tmp), {}); mark("scikit-build-core build_wheel (rest)", s)
-    s = time.perf_counter(); finalize_wheel(raw, plan, out); mark("finalize_wheel (compliance, metadata, repack)", s)
-mark("TOTAL in-process (after interpreter start)", T0)
-for name, sec in marks:
-    print(f"{sec:8.3f}s  {name}")
-print(f"torch imported by the backend: {'yes' if 'torch' in sys.modules else 'no'}")
-'''
-
-
-#: Lines of ``pip wheel -v`` output that mark the phases of a build, in order.
-MILESTONES = (
-    "Preparing metadata (pyproject.toml): started",
-    "kernels_build: building",
-    "*** scikit-build-core",
-    "*** Configuring CMake",
-    "*** Building project",
-    "*** Installing project",
-    "*** Making wheel",
-    "*** Created",
-    "kernels_build: wrote",
-    "Preparing metadata (pyproject.toml): finished",
-    "Building wheel for",
-    "Created wheel for",
-    "Successfully built",
-)
-
-
-def stamped_run(cmd: Sequence[str], *, cwd: Path, env: Dict[str, str]) -> List[tuple]:
-    """Run ``cmd``; return (seconds since start, line) for the milestone lines, then the end."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    stamps, lines = [], []
-    for line in proc.stdout:
-        lines.append(line)
-        text = line.strip()
-        if any(text.startswith(m) for m in MILESTONES):
-            stamps.append((time.perf_counter() - start, text[:90]))
-    rc = proc.wait()
-    stamps.append((time.perf_counter() - start, f"(pip exited, status {rc})"))
-    if rc != 0:
-        raise BenchError("stamped run failed:\n" + "".join(lines))
-    return stamps
-
-
-def phases(case: Case, copy: Optional[Path], tmp: Path, jobs: int) -> None:
-    """Where does a no-change rebuild of the cpu case spend its time?
-
-    Uses ``copy`` (a kernel copy already built) or builds a fresh one first."""
-    env = build_env(case.python, jobs)
-    work = tmp / "phases"
-    work.mkdir()
-    out = work / "wheels"
-    if copy is None:
-        copy = copy_example(work / "relu")
-        cmd = pip_wheel(case.python, copy, out, ["kernels.backend=cpu"])
-        run_timed(cmd, cwd=work, env=env, log_path=work / "cold.log", what="phases: cold build")
-    cmd = pip_wheel(case.python, copy, out, ["kernels.backend=cpu"])
-    print("phases: no-change rebuild of the cpu case, broken down")
-
-    def wall(argv: Sequence[str], what: str, repeat: int = 3) -> float:
-        best = min(run_timed(argv, cwd=work, env=env, log_path=work / "probe.log", what=what)
-                   for _ in range(repeat))
-        print(f"{best:8.3f}s  {what} (best of {repeat})")
-        return best
-
-    py = str(case.python)
-    print("reference costs:")
-    wall([py, "-c", "pass"], "python start-up")
-    wall([py, "-c", "import torch"], "python + import torch (+ interpreter exit)")
-    wall([py, "-c", "import kernels_build"], "python + import kernels_build (what each pip hook process pays)")
-    wall([py, "-m", "pip", "--version"], "python -m pip --version (pip start-up)")
-    wall(cmd, "full pip wheel rebuild")
-
-    print("pip wheel -v timeline (seconds since start; hook 1 = prepare_metadata, which our backend "
-          "lacks, so pip's fallback builds the wheel there; hook 2 = build_wheel reuses it):")
-    previous = 0.0
-    for at, text in stamped_run(cmd[:4] + ["-v"] + cmd[4:], cwd=work, env=env):
-        print(f"{at:8.3f}s (+{at - previous:6.3f})  {text}")
-        previous = at
-
-    (work / "phases.py").write_text(PHASES_PY)
-    proc = subprocess.run([py, str(work / "phases.py"), str(copy), str(work / "wheels-inproc")],
-                          cwd=work, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BenchError(f"phases: in-process rebuild failed:\n{proc.stdout}\n{proc.stderr}")
-    print("in-process rebuild (one interpreter, the backend's stages called in turn):")
-    for line in proc.stdout.splitlines():
-        if line.startswith(" ") and line.strip()[:1].isdigit() or line.startswith("torch imported"):
-            print(line)
-
-
 # ------------------------------------------------------------------------------ main
 
 
@@ -727,7 +448,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.phases:
             cpu = next((c for c in cases if c.name == "cpu"), None) or make_cases(["cpu"], None)[0]
             built = next((r.copy for r in results if r.case == "cpu"), None)
-            phases(cpu, built, tmp, args.jobs)
+            phases(cpu.python, built, tmp, args.jobs, cpu.kernel)
         print(ratio_line(results), flush=True)
         return 0
     except BenchError as exc:
