@@ -5,7 +5,7 @@ for a kernel with few CUDA files that sequence is the whole critical path of the
 ``kernels.nvcc-threads=auto`` (the default) each CUDA component's files get one nvcc thread
 per arch (cicc and ptxas run once per arch; a ``+PTX`` copy adds no step), and CUDA compiles
 share a ninja job pool sized so that CUDA compiles times threads stay within the job count
-and the memory available (about :data:`MEMORY_PER_THREAD` per thread: cicc and ptxas on
+and the machine's memory (about :data:`MEMORY_PER_THREAD` per thread: cicc and ptxas on
 template-heavy sources are large).
 
 Within one arch, cicc's and ptxas's optimizations can run on several threads too (nvcc's
@@ -46,11 +46,15 @@ def build_jobs() -> int:
 
 
 def memory_threads(meminfo: str = "/proc/meminfo") -> Optional[int]:
-    """How many nvcc threads the available memory holds (None when it cannot be read)."""
+    """How many nvcc threads the machine's memory holds (None when it cannot be read).
+
+    Its total memory, not what is free at this moment: the threads and the split become nvcc
+    options, and a compiler cache shared by many runners (sccache hashes the options) hits only
+    when every runner of one machine type gets the same ones."""
     try:
         with open(meminfo, encoding="ascii") as f:
             for line in f:
-                if line.startswith("MemAvailable:"):
+                if line.startswith("MemTotal:"):
                     return max(1, int(line.split()[1]) * 1024 // MEMORY_PER_THREAD)
     except (OSError, ValueError, IndexError):
         return None
