@@ -66,6 +66,8 @@ def test_pip_dry_run_resolves_the_variant_from_metadata_alone(tmp_path) -> None:
 def test_build_requirements_are_the_build_extra(monkeypatch) -> None:
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert sorted(extras["build"]) == sorted([*BUILD_TOOLS, *COMPLIANCE_TOOLS, *EDITABLE_TOOLS, "torch"])
+    assert sorted(extras["build-tvm-ffi"]) == sorted([*BUILD_TOOLS, *COMPLIANCE_TOOLS, *EDITABLE_TOOLS,
+                                                      "apache-tvm-ffi"])
     dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     heavy = ("torch", "cmake", "ninja", "scikit-build-core", "auditwheel", "abi3audit", "wheel")
     assert not [d for d in dependencies if d.split(">")[0].split("=")[0].split(";")[0].strip() in heavy]
@@ -112,12 +114,18 @@ def test_pip_install_kernels_brings_the_runtime_only(light_venv: Path) -> None:
 def test_build_only_work_without_the_build_extra_names_it(light_venv: Path, relu_cpu_wheel: Path,
                                                           tmp_path: Path) -> None:
     repo = copy_example("silu-and-mul", tmp_path)
+    # A system cmake older than scikit-build-core accepts counts as missing, not as present.
+    old_tools = tmp_path / "old-tools"
+    old_tools.mkdir()
+    (old_tools / "cmake").write_text("#!/bin/sh\necho 'cmake version 3.25.1'\n")
+    (old_tools / "cmake").chmod(0o755)
+    env = clean_env({"PATH": f"{old_tools}{os.pathsep}{os.environ['PATH']}"})
     proc = subprocess.run([str(light_venv), "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-w",
-                           str(tmp_path / "dist"), str(repo)], capture_output=True, text=True, env=clean_env(),
+                           str(tmp_path / "dist"), str(repo)], capture_output=True, text=True, env=env,
                           timeout=300)
     assert proc.returncode != 0
     output = proc.stdout + proc.stderr
-    assert "kernels_build error: missing build tools: scikit-build-core" in output, output
+    assert "kernels_build error: missing build tools: scikit-build-core>=0.11, cmake>=3.26" in output, output
     assert "pip install 'kernels[build]'" in output and "Traceback" not in output
 
     kernels_cli = light_venv.parent / "kernels"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -99,21 +100,36 @@ def _requirements(config_settings: ConfigSettings, editable: bool) -> List[str]:
     return requires
 
 
-def _check_build_tools(compiled: bool, editable: bool) -> None:
-    """Without build isolation nothing installed the tools: say which extra brings them."""
+def _check_build_tools(compiled: bool, editable: bool, extra: str = "build") -> None:
+    """Without build isolation nothing installed the tools: say which extra (``extra``) brings them."""
     import importlib.util
     import shutil
+    import subprocess
 
-    def present(name: str) -> bool:  # cmake and ninja may also come from the system
+    from packaging.version import InvalidVersion, Version
+
+    def system_tool_fits(requirement: str) -> bool:  # cmake and ninja may come from the system
+        name, _, minimum = requirement.partition(">=")
+        path = shutil.which(name)
+        if path is None:
+            return False
+        try:
+            out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30).stdout
+            return Version(re.findall(r"\d+\.\d+(?:\.\d+)?", out)[0]) >= Version(minimum)
+        except (OSError, subprocess.SubprocessError, IndexError, InvalidVersion):
+            return False
+
+    def present(requirement: str) -> bool:
+        name = requirement.split(">")[0].split("=")[0]
         return (importlib.util.find_spec(_IMPORT_NAMES[name]) is not None
-                or (name in ("cmake", "ninja") and shutil.which(name) is not None))
+                or (name in ("cmake", "ninja") and system_tool_fits(requirement)))
 
     wanted = BUILD_TOOLS + (COMPLIANCE_TOOLS if compiled else ()) + (EDITABLE_TOOLS if editable else ())
-    missing = [n for n in (r.split(">")[0].split("=")[0] for r in wanted) if not present(n)]
+    missing = [r for r in wanted if not present(r)]
     if missing:
         raise KernelBuildError(
             f"missing build tools: {', '.join(missing)} (a build without isolation uses what this "
-            "environment has): pip install 'kernels[build]', or build with isolation (drop "
+            f"environment has): pip install 'kernels[{extra}]', or build with isolation (drop "
             "--no-build-isolation) so the backend installs them")
 
 
@@ -238,7 +254,8 @@ def _build(wheel_directory: Path, config_settings: ConfigSettings,
            editable: bool = False) -> "Tuple[Path, BuildPlan]":
     """Compile and assemble the wheel into ``wheel_directory``; the wheel and the plan built."""
     plan = _plan(config_settings, editable)
-    _check_build_tools(compiled=not plan.is_noarch, editable=editable)
+    _check_build_tools(compiled=not plan.is_noarch, editable=editable,
+                       extra="build-tvm-ffi" if plan.is_tvm_ffi else "build")
 
     from .assemble import finalize_wheel
     from .compiler_cache import effective_launcher, find_compiler_cache, sccache_base_dirs
