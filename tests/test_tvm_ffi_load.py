@@ -324,8 +324,9 @@ def test_info_and_versions_cli_list_the_tvm_ffi_variant(hub_server, tvm_tree: Pa
     variant = _variant(tvm_tree).name
     proc = run([*KERNELS, "versions", REPO], cwd=tvm_tree, check=False)
     assert proc.returncode == 0 and variant in proc.stdout and "Traceback" not in proc.stdout, proc.stdout
-    proc = subprocess.run([*KERNELS, "info", str(tvm_tree), "--json"], capture_output=True, text=True,
-                          env=clean_env(), cwd=tvm_tree)
+    # (--backend cpu: a CUDA torch on a machine without a GPU would select cuda, as the runtime does)
+    proc = subprocess.run([*KERNELS, "info", str(tvm_tree), "--json", "--backend", "cpu"], capture_output=True,
+                          text=True, env=clean_env(), cwd=tvm_tree)
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     assert info["name"] == "relu-tvm-ffi" and info["backends"] == ["cpu"] and info["selected"] == variant
