@@ -396,8 +396,7 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
     # (A TVM FFI library has no registration to defer: its binding TUs get TVM_FFI_EXTENSION_NAME.)
     ops_name_at_load = not plan.is_tvm_ffi and registration_mode(root, all_sources) == "runtime"
     jobs, memory = parallelism.build_jobs(), parallelism.memory_threads()
-    nvcc_threads = _nvcc_parallelism(plan, jobs, memory) if plan.backend == "cuda" else {}
-    threaded = [(name, t) for name, (t, _) in nvcc_threads.items() if t > 1]
+    nvcc_threads, cuda_pool = _nvcc_parallelism(plan, jobs, memory) if plan.backend == "cuda" else ({}, None)
     pch_targets: List[pch.Target] = []  # host C++ TUs that may share precompiled torch headers
     for kernel in plan.kernels:
         if plan.backend == "cuda" and kernel.name not in plan.cuda_capabilities:
@@ -441,12 +440,11 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
             _cmake_id(kernel.name), [root / s for s in _compiled(kernel.src)],
             [*includes, *source_include_dirs(root)],
             own_flags=bool(definitions or kernel.cxx_flags or uses_ops_name)))
-    if threaded:
+    if cuda_pool is not None:
         # CUDA compiles times nvcc threads stay within the jobs and the memory (Ninja only).
-        pool = parallelism.cuda_pool_size(max(t for _, t in threaded), jobs, memory)
-        out.append(f"set_property(GLOBAL APPEND PROPERTY JOB_POOLS {parallelism.CUDA_JOB_POOL}={pool})")
+        out.append(f"set_property(GLOBAL APPEND PROPERTY JOB_POOLS {parallelism.CUDA_JOB_POOL}={cuda_pool})")
         out += [f"set_property(TARGET {name} PROPERTY JOB_POOL_COMPILE {parallelism.CUDA_JOB_POOL})"
-                for name, _ in threaded]
+                for name, (threads, _) in nvcc_threads.items() if threads > 1]
     ext = ["kernel_add_extension(" + ("OPS_NAME_AT_LOAD" if ops_name_at_load else "")]
     ext.append("  SOURCES " + " ".join(_q(root / s) for s in _compiled(framework.src)))
     if framework.include:
@@ -533,10 +531,12 @@ def _compiles_cuda(sources: Iterable[str]) -> bool:
     return any(s.endswith(".cu") for s in sources)
 
 
-def _nvcc_parallelism(plan: BuildPlan, jobs: int, memory: Optional[int]) -> Dict[str, Tuple[int, int]]:
+def _nvcc_parallelism(plan: BuildPlan, jobs: int,
+                      memory: Optional[int]) -> Tuple[Dict[str, Tuple[int, int]], Optional[int]]:
     """CUDA component (CMake name) -> (nvcc ``--threads``, ``--split-compile``), 1 meaning the
-    flag is left out, for ``jobs`` build jobs and ``memory`` (nvcc threads the memory holds;
-    see :mod:`kernels_build.parallelism`)."""
+    flag is left out, and the size of the ninja pool of CUDA compiles (None: no component has
+    arch threads, no pool), for ``jobs`` build jobs and ``memory`` (nvcc threads the memory
+    holds; see :mod:`kernels_build.parallelism`)."""
     components = [k for k in plan.kernels if k.name in plan.cuda_capabilities and _compiles_cuda(k.src)]
     threads: Dict[str, int] = {}
     for kernel in components:
@@ -548,18 +548,18 @@ def _nvcc_parallelism(plan: BuildPlan, jobs: int, memory: Optional[int]) -> Dict
         threads[kernel.name] = 1 if "NVCC_THREADS" in os.environ else wanted
     # CUDA compiles that can run at once: the pool's size when arch threads make one.
     most = max(threads.values(), default=1)
-    pool = parallelism.cuda_pool_size(most, jobs, memory) if most > 1 else jobs
+    pool = parallelism.cuda_pool_size(most, jobs, memory) if most > 1 else None
     cuda_files = sum(1 for k in components for s in _compiled(k.src) if s.endswith(".cu"))
-    concurrent = max(1, min(pool, cuda_files))
+    concurrent = max(1, min(pool or jobs, cuda_files))
     split_ok = plan.nvcc is not None and plan.nvcc.version >= parallelism.SPLIT_COMPILE_NVCC
     result = {}
     for kernel in components:
-        split = parallelism.split_compile(max(threads[kernel.name], 1), concurrent,
+        split = parallelism.split_compile(threads[kernel.name], concurrent,
                                           plan.settings.nvcc_split_compile, jobs, memory)
         if not split_ok or any("split-compile" in f for f in kernel.cuda_flags):
             split = 1  # (an older nvcc has no such option; the kernel's own flag wins)
         result[_cmake_id(kernel.name)] = (threads[kernel.name], split)
-    return result
+    return result, pool
 
 
 def _compiled(sources: Iterable[str]) -> List[str]:
