@@ -461,6 +461,14 @@ def test_nvcc_splits_the_optimizations_of_a_file(repo: Path, torches: Dict[str, 
     assert "--threads" not in one_arch["act_cuda"]
     if memory is None or memory >= 2:
         assert f'"--split-compile={min(MAX_SPLIT_COMPILE, memory or 16)}"' in one_arch["act_cuda"]
+    # NVCC_THREADS=8 (applied by cmake/cuda.cmake): the split shares the memory with its 8 threads
+    monkeypatch.setenv("NVCC_THREADS", "8")
+    env_split = max(1, min(MAX_SPLIT_COMPILE, 16, (memory or 16) // 8))
+    one_arch = components(render_cmakelists(plan_for(repo, torches["cuda"], "cuda", cuda_capabilities=("9.0",))))
+    assert ("--split-compile" in one_arch["act_cuda"]) == (env_split > 1)
+    if env_split > 1:
+        assert f'"--split-compile={env_split}"' in one_arch["act_cuda"]
+    monkeypatch.delenv("NVCC_THREADS")
     # the setting, and the kernel's own flag, win; an nvcc older than 12.0 has no such option
     off = render_cmakelists(plan_for(repo, torches["cuda"], "cuda", nvcc_split_compile=1))
     assert "split-compile" not in off
@@ -469,6 +477,11 @@ def test_nvcc_splits_the_optimizations_of_a_file(repo: Path, torches: Dict[str, 
     old_nvcc = Nvcc(path=NVCC.path, version=(11, 8), supported_archs=("8.0", "9.0"))
     cu118 = dataclasses.replace(torches["cuda"], cuda=(11, 8))
     assert "split-compile" not in render_cmakelists(plan_for(repo, cu118, "cuda", nvcc=old_nvcc))
+    # asked for by name, an nvcc without the option is an error, not a silent build without it
+    with pytest.raises(ToolchainError, match=r"kernels.nvcc-split-compile=4 needs nvcc >= 12.0.*nvcc 11.8"):
+        plan_for(repo, cu118, "cuda", nvcc=old_nvcc, nvcc_split_compile=4)
+    assert "split-compile" not in render_cmakelists(plan_for(repo, cu118, "cuda", nvcc=old_nvcc,
+                                                             nvcc_split_compile=1))
     toml = repo / "build.toml"
     toml.write_text(toml.read_text().replace('cuda-flags = ["-lineinfo"]', 'cuda-flags = ["-split-compile=2"]'))
     own = components(render_cmakelists(plan_for(repo, torches["cuda"], "cuda")))["act_cuda"]

@@ -24,6 +24,7 @@ from .cuda_archs import Capability, effective_capabilities, metadata_archs
 from .deps import ResolvedDependency
 from .errors import ConfigError, ToolchainError
 from .gpus import visible_cuda_capabilities
+from .parallelism import SPLIT_COMPILE_NVCC
 from .settings import BuildSettings
 from .cuda_pip import select_nvcc
 from .toolchain import Nvcc, TorchInfo, find_nvcc, inspect_torch
@@ -286,6 +287,7 @@ def _tvm_ffi_cuda_toolchain(
             "cuda variant of a [tvm-ffi] kernel needs a CUDA toolkit; install one or set CUDA_HOME, "
             "or build the cpu variant with -C kernels.backend=cpu"
         )
+    _check_split_compile(settings, nvcc)
     return nvcc, _component_capabilities(config, settings, kernels, nvcc)
 
 
@@ -407,7 +409,22 @@ def _cuda_toolchain(
             f"{torch.cuda[0]}.{torch.cuda[1]}: the major versions must be equal. {point} the nvcc of a "
             f"CUDA {torch.cuda[0]}.x toolkit or install a torch built for CUDA {nvcc.version[0]}."
         )
+    _check_split_compile(settings, nvcc)
     return nvcc, _component_capabilities(config, settings, kernels, nvcc)
+
+
+def _check_split_compile(settings: BuildSettings, nvcc: Nvcc) -> None:
+    """An explicit ``kernels.nvcc-split-compile`` above 1 needs an nvcc that has the option
+    (``auto`` leaves it out on an older one)."""
+    wanted = settings.nvcc_split_compile
+    if wanted is not None and wanted > 1 and nvcc.version < SPLIT_COMPILE_NVCC:
+        found = ".".join(map(str, nvcc.version))
+        need = ".".join(map(str, SPLIT_COMPILE_NVCC))
+        raise ToolchainError(
+            f"kernels.nvcc-split-compile={wanted} needs nvcc >= {need} (--split-compile), but nvcc "
+            f"{found} ({nvcc.path}) builds this kernel; leave the setting at auto or 1, or use a CUDA "
+            f"{need}+ toolkit."
+        )
 
 
 def _component_capabilities(

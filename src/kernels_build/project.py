@@ -539,11 +539,12 @@ def _nvcc_parallelism(plan: BuildPlan, jobs: int,
     holds; see :mod:`kernels_build.parallelism`)."""
     components = [k for k in plan.kernels if k.name in plan.cuda_capabilities and _compiles_cuda(k.src)]
     threads: Dict[str, int] = {}
+    # NVCC_THREADS, as the existing builder reads it, is applied to every CUDA file by
+    # cmake/cuda.cmake instead of our flag; the split below still counts its threads.
+    env_threads = os.environ.get("NVCC_THREADS", "").strip()
     for kernel in components:
         # One cicc and one ptxas per arch; its PTX copy (+PTX) costs no step of its own.
         targets = len({cap.compute for cap in plan.cuda_capabilities[kernel.name]})
-        # (NVCC_THREADS, as the existing builder reads it, is applied to every CUDA file by
-        # cmake/cuda.cmake instead.)
         wanted = parallelism.nvcc_threads(targets, plan.settings.nvcc_threads, jobs, memory)
         threads[kernel.name] = 1 if "NVCC_THREADS" in os.environ else wanted
     # CUDA compiles that can run at once: the pool's size when arch threads make one.
@@ -554,8 +555,8 @@ def _nvcc_parallelism(plan: BuildPlan, jobs: int,
     split_ok = plan.nvcc is not None and plan.nvcc.version >= parallelism.SPLIT_COMPILE_NVCC
     result = {}
     for kernel in components:
-        split = parallelism.split_compile(threads[kernel.name], concurrent,
-                                          plan.settings.nvcc_split_compile, jobs, memory)
+        arch_threads = int(env_threads) if env_threads.isdigit() and int(env_threads) > 0 else threads[kernel.name]
+        split = parallelism.split_compile(arch_threads, concurrent, plan.settings.nvcc_split_compile, jobs, memory)
         if not split_ok or any("split-compile" in f for f in kernel.cuda_flags):
             split = 1  # (an older nvcc has no such option; the kernel's own flag wins)
         result[_cmake_id(kernel.name)] = (threads[kernel.name], split)
