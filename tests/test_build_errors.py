@@ -128,6 +128,13 @@ def test_unknown_setting(repo: Path) -> None:
         assert name in known.group(1)
 
 
+def test_our_setting_without_its_prefix(repo: Path) -> None:
+    # before the build starts, not scikit-build-core's "Unrecognized options" after it
+    output = _assert_user_error(repo, ["torch-version", "did you mean kernels.torch-version?"],
+                                settings=["torch-version=2.13"])
+    assert "Unrecognized options" not in output
+
+
 def test_bad_setting_value(repo: Path) -> None:
     _assert_user_error(repo, ["kernels.torch-version", "'two'"], settings=["kernels.torch-version=two"])
 

@@ -116,6 +116,10 @@ class BuildSettings:
                 if name not in _KEYS:
                     raise _error(key, f"unknown setting; known: {', '.join(_PREFIX + k for k in _KEYS)}")
                 raw[name] = value[-1] if isinstance(value, list) else value
+            elif key in _KEYS:
+                # scikit-build-core would refuse it only after the build started, in its own words
+                raise _error(key, f"unknown setting; did you mean {_PREFIX + key}? (our settings start with "
+                                  f"'{_PREFIX}'; the others go to scikit-build-core)")
             else:
                 passthrough[key] = value
         for name in _KEYS:
