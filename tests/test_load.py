@@ -477,10 +477,14 @@ def test_offline_trusted_publisher_is_remembered_from_an_earlier_answer(hub_serv
     snapshot_download("kind-org/kind", repo_type="kernel", revision="v1", endpoint=hub_server.url,
                       cache_dir=hub_server.cache_dir)
     code = 'import kernels; print("VALUE", kernels.get_kernel("kind-org/kind", version=1).VALUE)'
-    # Never asked online: refused offline.
-    assert "UntrustedKernelError" in _python(code, env={"HF_HUB_OFFLINE": "1"}).stdout
+    # Never asked online: refused offline, naming the Hub whose answer would count.
+    refused = _python(code, env={"HF_HUB_OFFLINE": "1"}).stdout
+    assert "UntrustedKernelError" in refused and f"no earlier answer of this Hub ({hub_server.url})" in refused
     assert hub.is_trusted_publisher("kind-org")  # asked once online (kernels lock/download do this)
     assert "VALUE 42" in _python(code, env={"HF_HUB_OFFLINE": "1"}).stdout
+    # The answer belongs to that Hub: another endpoint's offline load does not go by it.
+    other = _python(code, env={"HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9"}).stdout
+    assert "UntrustedKernelError" in other and "http://127.0.0.1:9" in other
 
 
 def test_no_compatible_hub_variant_lists_every_reason(hub_server, tmp_path: Path,

@@ -24,7 +24,7 @@ from kernels import get_locked_kernel, load_kernel  # noqa: E402
 from kernels.convert import from_wheel  # noqa: E402
 from kernels.errors import LockError, UntrustedKernelError  # noqa: E402
 from kernels.integrity import local_variant_hash, variant_tree_hash  # noqa: E402
-from kernels.lock import dump_lockfile, parse_lockfile, read_dependencies  # noqa: E402
+from kernels.lock import dump_lockfile, parse_lockfile, read_dependencies, read_project_lock  # noqa: E402
 
 pytest_plugins = ["kernels.testing.fixtures"]
 
@@ -259,6 +259,16 @@ def test_lock_errors(hub_server, relu_on_hub: str, tmp_path: Path) -> None:
     with pytest.raises(UntrustedKernelError):
         lock_project(make_project(tmp_path / "p3", deps='"nobody/shady" = 1\n'))
     assert not (tmp_path / "p3" / "kernels.lock").exists()
+    # an author locks a kernel of their own organisation by naming it (or any, with --trust-remote-code)
+    refused = kernels_cli("lock", str(tmp_path / "p3"))
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "`kernels lock --trust nobody/shady`" in refused.stderr and "trust_remote_code=" not in refused.stderr
+    assert kernels_cli("lock", str(tmp_path / "p3"), "--trust", "other/kernel").returncode == 1
+    for opt_in in (["--trust", "nobody/shady"], ["--trust-remote-code"]):
+        (tmp_path / "p3" / "kernels.lock").unlink(missing_ok=True)
+        locked = kernels_cli("lock", str(tmp_path / "p3"), *opt_in)
+        assert locked.returncode == 0, locked.stderr
+        assert [lock.repo_id for lock in read_project_lock(tmp_path / "p3")] == ["nobody/shady"]
     with pytest.raises(ValueError, match="no version 7"):
         lock_project(make_project(tmp_path / "p4", deps=f'"{REPO}" = 7\n'))
 

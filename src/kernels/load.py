@@ -806,7 +806,11 @@ def _check_version_args(repo_id: str, version: Optional[int], revision: Optional
         raise ValueError(f"{repo_id}: revision must be a non-empty string, got {revision!r}")
 
 
-def _check_trust(repo_id: str, trust_remote_code: TrustRemoteCode, offline: bool) -> None:
+def _check_trust(repo_id: str, trust_remote_code: TrustRemoteCode, offline: bool,
+                 opt_in: Optional[str] = None) -> None:
+    """Refuse ``repo_id`` unless ``trust_remote_code`` covers it or the Hub (at its endpoint) says,
+    now or earlier when ``offline``, that its organisation is a trusted kernel publisher.
+    ``opt_in`` is how the caller opts in, for the error (default: the ``trust_remote_code=`` words)."""
     if trust_remote_code is True:
         return
     if trust_remote_code not in (False, None):
@@ -816,19 +820,19 @@ def _check_trust(repo_id: str, trust_remote_code: TrustRemoteCode, offline: bool
         if repo_id in trust_remote_code:
             return
     org = repo_id.split("/", 1)[0]
+    opt_in = opt_in or (f"trust_remote_code=[{repo_id!r}] (this repository) or trust_remote_code=True "
+                        "(any kernel)")
     if offline:
-        # The Hub cannot be asked: only an answer it gave earlier on this machine counts.
+        # The Hub cannot be asked: only an answer it gave earlier (the same endpoint) counts.
         if hub.remembered_trusted_publisher(org):
             return
         raise UntrustedKernelError(
             f"{repo_id}: offline (or the Hub cannot be reached), so the Hub cannot say whether {org!r} is a "
-            f"trusted kernel publisher, "
-            f"and no earlier answer is remembered on this machine; its code is not run. Load it once "
-            f"online (a trusted publisher is remembered), or opt in with trust_remote_code="
-            f"[{repo_id!r}] (this repository) or trust_remote_code=True (any kernel).")
+            f"trusted kernel publisher, and no earlier answer of this Hub ({hub.endpoint_url()}) is remembered "
+            f"on this machine; its code is not run. Load it once online (a trusted publisher is "
+            f"remembered), or opt in with {opt_in}.")
     if hub.is_trusted_publisher(org):
         return
     raise UntrustedKernelError(
         f"{repo_id} is not published by a trusted kernel publisher ({org!r} is not marked as one on "
-        f"the Hub), so its code is not run by default. Review it, then opt in with "
-        f"trust_remote_code=True (any kernel) or trust_remote_code=[{repo_id!r}] (this repository).")
+        f"the Hub), so its code is not run by default. Review it, then opt in with {opt_in}.")

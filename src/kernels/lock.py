@@ -182,11 +182,18 @@ def read_dependencies(project_dir: PathLike) -> Dict[str, int]:
 # --------------------------------------------------------------------------- kernels lock
 
 
-def lock_project(project_dir: PathLike, *, fmt: str = "hashes") -> Tuple[Path, List[KernelLock]]:
+def lock_project(project_dir: PathLike, *, fmt: str = "hashes",
+                 trust_remote_code: Any = False) -> Tuple[Path, List[KernelLock]]:
     """Resolve the project's kernel dependencies (and theirs) and write ``kernels.lock``.
 
-    Every publisher must be trusted (no ``trust_remote_code`` here: a lock is made once, by a
-    person, for code that runs later without asking). Returns the file and the locks.
+    Every publisher must be a trusted kernel publisher on the Hub, unless ``trust_remote_code``
+    names the repository (a list of repo ids) or is True (any kernel), as for
+    :func:`kernels.get_kernel`: a lock is made once, by a person, for code that later runs
+    without asking (``kernels lock --trust ORG/NAME``, ``--trust-remote-code``). Returns the
+    file and the locks.
+
+    Raises:
+        UntrustedKernelError: a kernel (or a kernel it depends on) is not covered.
 
     Example::
 
@@ -213,7 +220,8 @@ def lock_project(project_dir: PathLike, *, fmt: str = "hashes") -> Tuple[Path, L
             repo_id, revision, version = target.repo_id, target.revision, target.version
             if repo_id in locks:
                 return
-        _check_trust(repo_id, False, offline=False)
+        _check_trust(repo_id, trust_remote_code, offline=False,
+                     opt_in=f"`kernels lock --trust {repo_id}` (this repository) or `kernels lock --trust-remote-code` (any kernel)")
         ref = revision if revision is not None else _version_branch(repo_id, version)  # type: ignore[arg-type]
         commit = hub.commit_of(repo_id, ref)
         files = hub.variant_object_ids(repo_id, commit)

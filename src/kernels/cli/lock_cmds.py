@@ -14,12 +14,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="resolve [tool.kernels.dependencies] of a project and write kernels.lock",
         description="Resolve each kernel of [tool.kernels.dependencies] in PROJECT/pyproject.toml (and the "
         "kernel-depends of every variant) to a commit and write PROJECT/kernels.lock with a hash of every "
-        "variant's files. Only trusted kernel publishers can be locked.",
+        "variant's files. Kernels of publishers that the Hub does not mark as trusted are locked only "
+        "when named with --trust (or with --trust-remote-code); the code that loads them passes "
+        "trust_remote_code as well.",
     )
     p.add_argument("project", nargs="?", default=".", type=Path, metavar="PROJECT",
                    help="project directory with pyproject.toml (default: .)")
     p.add_argument("--format", choices=("hashes", "0.17"), default="hashes",
                    help="hashes (default): commit + per-variant hashes; 0.17: the hash-less format kernels 0.17 reads")
+    p.add_argument("--trust", action="append", default=[], metavar="ORG/NAME",
+                   help="lock this kernel although its publisher is not a trusted one (repeatable; "
+                   "kernel-depends included), like trust_remote_code=[...]")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="lock kernels of any publisher, like trust_remote_code=True")
     p.set_defaults(handler=_lock)
 
     p = subparsers.add_parser(
@@ -47,7 +54,8 @@ def _lock(args: argparse.Namespace) -> int:
     from ..lock import lock_project
 
     _log_to_stderr()
-    path, locks = lock_project(args.project, fmt=args.format)
+    trust = True if args.trust_remote_code else list(args.trust)
+    path, locks = lock_project(args.project, fmt=args.format, trust_remote_code=trust)
     print(f"wrote {path} ({len(locks)} kernel{'s' if len(locks) != 1 else ''})")
     return 0
 
