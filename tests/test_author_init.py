@@ -85,7 +85,12 @@ def test_cli_refuses_non_empty_target_and_bad_names(tmp_path: Path) -> None:
     assert (tmp_path / "busy").iterdir().__next__().name == "file.txt"
     proc = _kernels("init", "--name", "org/9relu", "fresh", cwd=tmp_path, check=False)
     assert proc.returncode == 1 and len(proc.stdout.strip().splitlines()) == 1
-    assert "invalid --name 'org/9relu'" in proc.stdout and not (tmp_path / "fresh").exists()
+    assert "invalid kernel name from --name 'org/9relu'" in proc.stdout and not (tmp_path / "fresh").exists()
+    # no --name: the directory's name is the kernel's, and the error says so (before asking the Hub)
+    proc = _kernels("init", "--no-git", "z", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and len(proc.stdout.strip().splitlines()) == 1, proc.stdout
+    assert "the directory name 'z' (no --name given)" in proc.stdout and "at least 2 characters" in proc.stdout
+    assert not (tmp_path / "z").exists()
     proc = _kernels("init", "--name", "org/relu", "fresh", "--backends", "cuda", "gpu", cwd=tmp_path, check=False)
     assert proc.returncode == 1 and "unknown backend(s) gpu" in proc.stdout and not (tmp_path / "fresh").exists()
     proc = _kernels("init", "--name", "org/relu", "--backends", "gpu", cwd=tmp_path, check=False)

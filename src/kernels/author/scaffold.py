@@ -64,18 +64,15 @@ class KernelName:
     class_name: str  # MyRelu
 
 
-def parse_name(text: str) -> KernelName:
+def parse_name(text: str, given_as: Optional[str] = None) -> KernelName:
     """Validate ``ORG/NAME``: ``NAME`` lowercased with ``_`` -> ``-`` must be a kernel name
-    (``^[a-z][-a-z0-9]*[a-z0-9]$``)."""
+    (``^[a-z][-a-z0-9]*[a-z0-9]$``, no ``--``). ``given_as`` says where the name came from, for
+    the error (default: ``--name``)."""
     org, sep, repo = text.partition("/")
     if not sep or "/" in repo or not _ORG_RE.match(org):
         raise AuthoringError(f"invalid --name {text!r}: expected ORG/NAME, e.g. my-org/my-relu")
+    _check_kernel_name(repo, given_as or f"--name {text!r}")
     name = repo.lower().replace("_", "-")
-    if not _NAME_RE.match(name) or "--" in name:
-        raise AuthoringError(
-            f"invalid --name {text!r}: the kernel name must start with a letter and hold only letters, "
-            "digits and single '-' or '_' (e.g. my-org/my-relu)"
-        )
     module = name.replace("-", "_")
     return KernelName(f"{org}/{name}", name, module, "".join(p.capitalize() for p in name.split("-")))
 
@@ -89,7 +86,19 @@ def resolve_name(name: Optional[str], target: Optional[Union[str, Path]] = None)
     repo = name if name is not None else (Path(target).resolve().name if target is not None else None)
     if not repo:
         raise AuthoringError("give the kernel a name: --name ORG/NAME (or NAME, or a target DIR)")
-    return parse_name(f"{hub_user(repo)}/{repo}")
+    given_as = f"--name {name!r}" if name is not None else f"the directory name {repo!r} (no --name given)"
+    _check_kernel_name(repo, given_as)  # before asking the Hub who the owner is
+    return parse_name(f"{hub_user(repo)}/{repo}", given_as)
+
+
+def _check_kernel_name(repo: str, given_as: str) -> None:
+    name = repo.lower().replace("_", "-")
+    if not _NAME_RE.match(name) or "--" in name:
+        raise AuthoringError(
+            f"invalid kernel name from {given_as}: a kernel name has at least 2 characters, starts with a "
+            "letter, ends with a letter or digit, and holds only letters, digits and single '-' or '_' "
+            "(e.g. my-relu); pass another with --name [ORG/]NAME"
+        )
 
 
 def hub_user(repo: str) -> str:
