@@ -144,6 +144,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 #: fault -> how it changes the environment (see ``_environment``)
 FAULT_ENV = {
     "hub-down": {"HF_ENDPOINT": "<dead>"},
+    # an argument that is no repository id (nor a path): said before any request, so with the Hub down too
+    "not-an-id": {"HF_ENDPOINT": "<dead>"},
     "offline-no-cache": {"HF_HUB_OFFLINE": "1", "KERNELS_CACHE": "<empty>"},
     "http-503": {"HF_ENDPOINT": "<503>"},
     "http-429": {"HF_ENDPOINT": "<429>"},
@@ -157,6 +159,11 @@ CASES = {
     ("versions", "hub-down"): ["versions", REPO],
     ("versions", "offline-no-cache"): ["versions", REPO],
     ("versions", "unknown-repo"): ["versions", f"{ORG}/nope"],
+    ("versions", "not-an-id"): ["versions", "nope"],
+    ("info", "not-an-id"): ["info", "nope"],
+    ("check", "not-an-id"): ["check", "nope"],
+    ("benchmark", "not-an-id"): ["benchmark", "nope"],
+    ("verify-signature", "not-an-id"): ["verify-signature", "nope", "1"],
     ("versions", "http-503"): ["versions", REPO],
     ("versions", "http-429"): ["versions", REPO],
     ("versions", "invalid-token"): ["versions", REPO],
@@ -335,8 +342,11 @@ def _check_message(world: World, command: str, fault: str, line: str) -> None:
         "source-without-build": "build",
         "file-not-dir": "",
         "output-is-a-file": "",
+        "not-an-id": "nope",
     }[fault]
     assert expected in line, line
+    if fault == "not-an-id":
+        assert "repository id" in line and "cannot reach" not in line, line
     if fault == "hub-down":
         assert "HF_HUB_OFFLINE=1" in line and ("connection refused" in line or "refused" in line), line
 

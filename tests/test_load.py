@@ -285,6 +285,10 @@ def test_local_kernels_overrides_the_hub(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("LOCAL_KERNELS", f"{ORG}/mine")
     with pytest.raises(ValueError, match="LOCAL_KERNELS"):
         get_kernel(f"{ORG}/mine", version=1)
+    # a path that is not there: the error says LOCAL_KERNELS named it
+    monkeypatch.setenv("LOCAL_KERNELS", f"{ORG}/mine={tmp_path / 'nowhere'}")
+    with pytest.raises(FileNotFoundError, match=rf"nowhere: no such kernel directory \(LOCAL_KERNELS maps {ORG}/mine"):
+        get_kernel(f"{ORG}/mine", version=1)
 
 
 def test_kernel_depends_and_get_kernel_dep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

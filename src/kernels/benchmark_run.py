@@ -209,6 +209,7 @@ def load_target(target: str, *, version: Optional[int] = None, revision: Optiona
     from . import hub  # noqa: PLC0415
     from .load import get_kernel  # noqa: PLC0415
 
+    hub.check_local_or_repo_id(repo_id)
     rev = hub.resolve_revision(repo_id, version=version, revision=revision)
     kernel = get_kernel(repo_id, revision=rev, trust_remote_code=trust_remote_code)
     return kernel, hub.download_benchmarks(repo_id, rev)

@@ -55,6 +55,7 @@ def kernel_info(kernel: str, *, version: Optional[int] = None, revision: Optiona
         def read(name: str) -> Metadata:
             return Metadata.read_from_file(build / name / METADATA_FILENAME)
     else:
+        hub.check_local_or_repo_id(kernel)
         target = hub.follow_redirect(kernel, revision, version, offline=hub.offline())
         kernel = target.repo_id
         rev = hub.resolve_revision(kernel, version=target.version, revision=target.revision)

@@ -757,7 +757,14 @@ def _local_override(repo_id: str) -> Optional[Path]:
         key, _, value = entry.partition("=")
         mapping[key.strip()] = value.strip()
     path = mapping.get(repo_id)
-    return Path(path).expanduser() if path else None
+    if not path:
+        return None
+    local = Path(path).expanduser()
+    if not local.is_dir():
+        raise FileNotFoundError(
+            f"{local}: no such kernel directory (LOCAL_KERNELS maps {repo_id} to it); build the kernel there "
+            f"(`kernels from-wheel` or `kernels build`), or fix or remove that LOCAL_KERNELS entry")
+    return local
 
 
 # --------------------------------------------------------------------------- loading

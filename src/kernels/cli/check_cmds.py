@@ -36,11 +36,7 @@ def _check(args: argparse.Namespace) -> int:
     if from_hub:
         from .. import hub  # noqa: PLC0415 - only Hub sources need the Hub
 
-        try:
-            hub.check_repo_id(args.source)
-        except KernelsError:
-            raise KernelsError(f"{args.source}: no such file or directory (nor a Hub repository id ORG/NAME)") \
-                from None
+        hub.check_local_or_repo_id(args.source)
         source = hub.download_tree(args.source, revision=args.revision)
         if not (source / "build").is_dir():
             raise KernelsError(f"{args.source} ({args.revision or 'the highest v<N> branch, else main'}) has no "

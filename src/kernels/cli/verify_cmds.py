@@ -88,10 +88,7 @@ def _variant_dirs(args: argparse.Namespace) -> List[Path]:
         if best is None:
             raise KernelsError(f"{args.target}: no variant fits this environment; --all-variants verifies them all")
         return [build / best.name]
-    try:
-        hub.check_repo_id(args.target)
-    except KernelsError:
-        raise KernelsError(f"{args.target}: no such file or directory (nor a Hub repository id ORG/NAME)") from None
+    hub.check_local_or_repo_id(args.target)
     if args.version is None:
         raise KernelsError(f"{args.target}: give the kernel VERSION to verify (e.g. `kernels verify-signature "
                            f"{args.target} 1`)")

@@ -129,6 +129,20 @@ _REPO_ID_PART = r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?"
 _REPO_ID_RE = re.compile(rf"{_REPO_ID_PART}/{_REPO_ID_PART}")
 
 
+def check_local_or_repo_id(target: str) -> str:
+    """``target`` when it is a Hub repository id (see :func:`check_repo_id`), for commands that
+    take a local path or an id and found no such path; else :class:`~kernels.errors.HubError`
+    saying it is neither.
+
+    >>> check_local_or_repo_id("kernels-community/relu")
+    'kernels-community/relu'
+    """
+    try:
+        return check_repo_id(target)
+    except HubError:
+        raise HubError(f"{target}: no such file or directory (nor a Hub repository id ORG/NAME)") from None
+
+
 def check_repo_id(repo_id: object) -> str:
     """``repo_id`` when it is a Hub repository id of the form ``"org/name"``; else
     :class:`~kernels.errors.HubError` (a ``ValueError``) naming it.
