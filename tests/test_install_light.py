@@ -65,7 +65,7 @@ def test_pip_dry_run_resolves_the_variant_from_metadata_alone(tmp_path) -> None:
 
 def test_build_requirements_are_the_build_extra(monkeypatch) -> None:
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    assert sorted(extras["build"]) == sorted([*BUILD_TOOLS, *COMPLIANCE_TOOLS, *EDITABLE_TOOLS, "torch"])
+    assert sorted(extras["build"]) == sorted([*BUILD_TOOLS, *COMPLIANCE_TOOLS, *EDITABLE_TOOLS, "torch", "numpy"])
     assert sorted(extras["build-tvm-ffi"]) == sorted([*BUILD_TOOLS, *COMPLIANCE_TOOLS, *EDITABLE_TOOLS,
                                                       "apache-tvm-ffi"])
     dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
