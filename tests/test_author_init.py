@@ -120,9 +120,16 @@ def test_owner_comes_from_the_hub_account_when_omitted(hub_server, tmp_path: Pat
     proc = run([*KERNELS, "init", "--name", "other", "--no-git"], cwd=tmp_path, env=no_token, check=False)
     lines = proc.stdout.strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1, proc.stdout
-    assert lines[0].startswith("kernels init: error: --name other has no owner and the Hub could not say who you are")
+    assert lines[0].startswith("kernels init: error: --name 'other' has no owner and the Hub could not say who you are")
     assert lines[0].endswith("pass --name ORG/other, or log in with `hf auth login`")
     assert not (tmp_path / "other").exists()
+    # the Hub unreachable: said so, without the advice for loading kernels offline
+    down = {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_TOKEN": "hf_some_token"}
+    proc = run([*KERNELS, "init", "--no-git", "other"], cwd=tmp_path, env=down, check=False)
+    lines = proc.stdout.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stdout
+    assert "the directory name 'other' (no --name given) has no owner" in lines[0]
+    assert "cannot reach the Hub at http://127.0.0.1:9" in lines[0] and "HF_HUB_OFFLINE" not in lines[0]
 
 
 @pytest.mark.slow

@@ -147,7 +147,7 @@ def pip_wheel(
     if stream:
         returncode, errors = _relay(cmd)
         if returncode != 0:
-            what = f": {errors[-1]}" if errors else ""
+            what = f": {errors[-1].rstrip('.')}" if errors else ""
             raise AuthoringError(f"the build failed (pip wheel exit status {returncode}){what}; "
                                  "the build's output is above")
     else:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 from .. import __version__, hub
-from ..errors import AuthoringError
+from ..errors import AuthoringError, HubUnreachableError
 from ..variants import BACKENDS
 
 __all__ = ["FRAMEWORKS", "KernelName", "parse_name", "resolve_name", "default_backends", "init_kernel",
@@ -88,7 +88,7 @@ def resolve_name(name: Optional[str], target: Optional[Union[str, Path]] = None)
         raise AuthoringError("give the kernel a name: --name ORG/NAME (or NAME, or a target DIR)")
     given_as = f"--name {name!r}" if name is not None else f"the directory name {repo!r} (no --name given)"
     _check_kernel_name(repo, given_as)  # before asking the Hub who the owner is
-    return parse_name(f"{hub_user(repo)}/{repo}", given_as)
+    return parse_name(f"{hub_user(repo, given_as)}/{repo}", given_as)
 
 
 def _check_kernel_name(repo: str, given_as: str) -> None:
@@ -101,14 +101,18 @@ def _check_kernel_name(repo: str, given_as: str) -> None:
         )
 
 
-def hub_user(repo: str) -> str:
-    """The Hub user of the current token, for a ``--name`` without owner (``repo``)."""
+def hub_user(repo: str, given_as: Optional[str] = None) -> str:
+    """The Hub user of the current token, for a kernel name without owner (``repo``, from
+    ``given_as``: ``--name`` by default, or the directory's name)."""
     try:
         return hub.whoami()
     except Exception as exc:  # no token, a rejected one, offline, unreachable: all end the same
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, HubUnreachableError):
+            # (its own advice, HF_HUB_OFFLINE or LOCAL_KERNELS, is about loading, not naming)
+            reason = f"cannot reach the Hub at {hub.endpoint_url()}: {exc.reason}"
         raise AuthoringError(
-            f"--name {repo} has no owner and the Hub could not say who you are ({reason}); "
+            f"{given_as or '--name ' + repr(repo)} has no owner and the Hub could not say who you are ({reason}); "
             f"pass --name ORG/{repo}, or log in with `hf auth login`"
         ) from None
 

@@ -42,7 +42,7 @@ class RepoRoutes:
             self._writable(repo)
         else:
             self._require_user()
-            self._may_write(repo.namespace, f"create a {repo.type} under {repo.namespace!r}")
+            self._may_write(repo.namespace, f"create a {repo.type}")
         self._send_json({})
 
     def _org_overview(self, org: str) -> None:
