@@ -50,8 +50,13 @@ def test_dry_run_then_release_then_get_kernel(hub_server, tmp_path: Path) -> Non
     (variant,) = [p.name for p in (root / ".kernels_release" / "tree" / "build").iterdir()]
     assert variant.endswith("-cxx11-cpu-x86_64-linux")
     for listed in (f"build/{variant}/metadata.json", f"build/{variant}/_ops.py", f"build/{variant}/__init__.py",
-                   "benchmarks/benchmark.py", "README.md (from .kernels_release/tree/CARD.md) on main"):
+                   "benchmarks/benchmark.py",
+                   f"and in a commit of its own to {REPO}@main: README.md (from .kernels_release/tree/CARD.md)"):
         assert f"      {listed}" in dry.splitlines(), listed
+    # the count is of the files listed for the v1 commit (the card goes to main apart)
+    count = int(dry.split("would commit ")[1].split(" ")[0])
+    block = dry.split(f"to {REPO}@v1:\n")[1].splitlines()
+    assert len([line for line in block if line.startswith("      build/") or line.startswith("      benchmarks/")]) == count
     assert "all variants pass" in dry
     assert not api.repo_exists(REPO, repo_type="kernel")
     card = (root / ".kernels_release" / "tree" / "CARD.md").read_text()

@@ -130,7 +130,7 @@ def release(
         for f in files:
             echo(f"      {f}")
         if card is not None:
-            echo(f"      README.md (from {card.relative_to(root)}) on main")
+            echo(f"      and in a commit of its own to {repo_id}@main: README.md (from {card.relative_to(root)})")
         return result
     echo(f"[5/{STEPS}] upload: {len(files)} file(s) to {repo_id}@{branch}")
     result.upload = upload_tree(tree, repo_id=repo_id, branch=branch, private=private)
