@@ -221,7 +221,8 @@ def lock_project(project_dir: PathLike, *, fmt: str = "hashes",
             if repo_id in locks:
                 return
         _check_trust(repo_id, trust_remote_code, offline=False,
-                     opt_in=f"`kernels lock --trust {repo_id}` (this repository) or `kernels lock --trust-remote-code` (any kernel)")
+                     opt_in=f"`kernels lock --trust {repo_id}` (this repository) or "
+                            "`kernels lock --trust-remote-code` (any kernel)")
         ref = revision if revision is not None else _version_branch(repo_id, version)  # type: ignore[arg-type]
         commit = hub.commit_of(repo_id, ref)
         files = hub.variant_object_ids(repo_id, commit)

@@ -31,7 +31,8 @@ from .cache import (
     cached_versions,
     is_commit_hash,
 )
-from .client import REPO_TYPE, api, cache_dir, check_local_or_repo_id, check_repo_id, endpoint, endpoint_url, offline, user_agent
+from .client import (REPO_TYPE, api, cache_dir, check_local_or_repo_id, check_repo_id, endpoint, endpoint_url,
+                     offline, user_agent)
 from .failures import hub_call, is_hub_down, translate
 from .publish import add_operation, check_write_access, commit, delete_operation, ensure_branch, ensure_repo, whoami
 from .remote import (
@@ -72,7 +73,8 @@ def follow_redirect(repo_id, revision, version, *, offline, user_agent_extra=Non
 __all__ = [
     "REPO_TYPE", "TRUST_TTL", "add_operation", "api", "cache_dir", "cache_root", "cached_snapshot", "cached_tree",
     "cached_variant_complete", "cached_variant_lfs_files", "cached_variant_listing", "cached_versions",
-    "check_local_or_repo_id", "check_repo_id", "check_version", "check_write_access", "commit", "commit_of", "current_commit",
+    "check_local_or_repo_id", "check_repo_id", "check_version", "check_write_access", "commit", "commit_of",
+    "current_commit",
     "delete_operation", "download_benchmarks", "download_files", "download_tree", "download_variant",
     "download_variant_file", "endpoint", "endpoint_url", "ensure_branch", "ensure_repo", "follow_redirect",
     "hub_call", "is_commit_hash", "is_hub_down", "is_trusted_publisher", "list_files", "list_tree", "list_variants",
