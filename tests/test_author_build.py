@@ -128,6 +128,7 @@ def test_build_without_the_build_tools_names_the_extra(tmp_path: Path) -> None:
     message = _one_error(proc, "build")
     assert message.startswith("the build failed (pip wheel exit status 1): missing build tools: scikit-build-core")
     assert "pip install 'kernels[build]'" in message and message.rstrip().endswith("the build's output is above")
+    assert ".;" not in message  # the backend's sentence ends where ours goes on
     assert "kernels_build error: missing build tools" in proc.stdout  # pip's output, streamed
     assert "Traceback" not in proc.stdout
     assert not (root / "build").exists()
