@@ -498,6 +498,18 @@ def test_nvcc_thread_settings_are_validated(key: str) -> None:
             BuildSettings.from_config_settings({f"kernels.{key}": bad})
 
 
+def test_a_bad_setting_from_the_environment_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KERNELS_BUILD_TORCH_VERSION", "two")
+    with pytest.raises(ConfigError) as err:
+        BuildSettings.from_config_settings({})
+    assert str(err.value) == "environment: KERNELS_BUILD_TORCH_VERSION: 'two' is not a torch version such as 2.13"
+    # a -C setting wins over the variable, and its own error names the setting
+    assert BuildSettings.from_config_settings({"kernels.torch-version": "2.13"}).torch_version == (2, 13)
+    monkeypatch.delenv("KERNELS_BUILD_TORCH_VERSION")
+    with pytest.raises(ConfigError, match=r"^config settings: kernels.policy: 'x'"):
+        BuildSettings.from_config_settings({"kernels.policy": "x"})
+
+
 def test_rocm_cmakelists(repo: Path, torches: Dict[str, TorchInfo]) -> None:
     plan = plan_for(repo, torches["rocm"], "rocm")
     cmake = render_cmakelists(plan)

@@ -122,10 +122,22 @@ class BuildSettings:
                                   f"'{_PREFIX}'; the others go to scikit-build-core)")
             else:
                 passthrough[key] = value
+        from_env = set()
         for name in _KEYS:
-            env = os.environ.get("KERNELS_BUILD_" + name.upper().replace("-", "_"))
+            env = os.environ.get(env_variable(name))
             if name not in raw and env:
                 raw[name] = env
+                from_env.add(_PREFIX + name)
+        try:
+            return cls._validated(raw, passthrough)
+        except ConfigError as exc:
+            if exc.key not in from_env:
+                raise
+            # the value came from the environment: name the variable the user set
+            raise ConfigError("environment", env_variable(exc.key[len(_PREFIX):]), exc.message) from None
+
+    @classmethod
+    def _validated(cls, raw: Dict[str, str], passthrough: Dict[str, Union[str, List[str]]]) -> "BuildSettings":
         return cls(
             backend=_backend(raw.get("backend")),
             torch_version=_torch_version(raw.get("torch-version")),
@@ -145,6 +157,15 @@ class BuildSettings:
             build_dir=raw.get("build-dir") or None,
             passthrough=passthrough,
         )
+
+
+def env_variable(name: str) -> str:
+    """The environment variable of the setting ``kernels.<name>``.
+
+    >>> env_variable("torch-version")
+    'KERNELS_BUILD_TORCH_VERSION'
+    """
+    return "KERNELS_BUILD_" + name.upper().replace("-", "_")
 
 
 def _error(key: str, message: str) -> ConfigError:
