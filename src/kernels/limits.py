@@ -55,6 +55,22 @@ def describe(name: str) -> str:
     return f"{bound(name)} ({variable})"
 
 
+def regular_file_stat(path: "os.PathLike[str] | str") -> os.stat_result:
+    """``os.stat(path)`` of a regular file (after links), judged without opening it: reading a
+    FIFO or a device could block forever.
+
+    Raises:
+        ValueError: ``path`` is not a regular file.
+        OSError: it cannot be stat'ed (``FileNotFoundError`` when it does not exist).
+    """
+    import stat  # noqa: PLC0415
+
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{os.fspath(path)} is not a regular file (a FIFO, device or socket?); refusing to read it")
+    return info
+
+
 def read_regular_file(path: "os.PathLike[str] | str", name: str) -> bytes:
     """The bytes of the file at ``path``, which must be a regular file (after links) of at most
     the bound ``name``. Judged with ``stat`` before the file is opened, so a FIFO or device
@@ -64,11 +80,7 @@ def read_regular_file(path: "os.PathLike[str] | str", name: str) -> bytes:
         ValueError: not a regular file, or larger than the bound (the message says which).
         OSError: the file cannot be read (``FileNotFoundError`` when it does not exist).
     """
-    import stat  # noqa: PLC0415
-
-    info = os.stat(path)
-    if not stat.S_ISREG(info.st_mode):
-        raise ValueError(f"{os.fspath(path)} is not a regular file (a FIFO, device or socket?); refusing to read it")
+    info = regular_file_stat(path)
     limit = bound(name)
     if info.st_size > limit:
         raise ValueError(f"{os.fspath(path)} is {info.st_size} bytes, more than {describe(name)}")

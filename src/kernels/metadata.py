@@ -27,13 +27,13 @@ import dataclasses
 import hashlib
 import json
 import os
-import stat
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 from .errors import MetadataError
+from .limits import regular_file_stat
 from .variants import BACKENDS
 
 __all__ = [
@@ -616,10 +616,10 @@ def _variant_files(variant_dir: Path) -> Iterator[Tuple[str, Path]]:
 
 
 def _hash_file(path: Path, algorithm: str) -> str:
-    # Judged from stat, without opening: reading a FIFO or a device could block forever.
-    if not stat.S_ISREG(os.stat(path).st_mode):
-        raise MetadataError(f"{path} is not a regular file (a FIFO, device or socket?); refusing to read it",
-                            key="digest")
+    try:
+        regular_file_stat(path)
+    except ValueError as exc:
+        raise MetadataError(str(exc), key="digest") from None
     h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

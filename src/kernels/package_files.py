@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import zipfile
 from pathlib import Path
 from typing import Dict, Iterator, Mapping, Union
+
+from .limits import regular_file_stat
 
 __all__ = [
     "CHUNK_BYTES", "ArchiveMember", "DiskFile", "MemoryFile", "PackageFile", "as_package_file", "as_package_files",
@@ -114,10 +115,7 @@ class DiskFile(PackageFile):
     def __init__(self, path: "os.PathLike[str] | str") -> None:
         super().__init__()
         self.path = Path(path)
-        info = os.stat(self.path)
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError(f"{self.path} is not a regular file (a FIFO, device or socket?); refusing to read it")
-        self.size = info.st_size
+        self.size = regular_file_stat(self.path).st_size
 
     def chunks(self) -> Iterator[bytes]:
         with open(self.path, "rb") as stream:
