@@ -448,7 +448,7 @@ class Metadata:
     @property
     def python_name(self) -> str:
         """The kernel's Python module name: ``"my-relu"`` -> ``"my_relu"``."""
-        return self.name.replace("-", "_")
+        return KernelName(self.name).python_name
 
     # ----------------------------------------------------------------- digest
 
