@@ -237,10 +237,10 @@ def test_upstream_variable_and_environment_setting(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("CUTLASS_SRC_DIR", str(upstream))
     (dep,) = cuda_plan(root, tmp_path, settings(tmp_path)).dependencies
     assert dep.root == upstream and dep.origin.startswith("CUTLASS_SRC_DIR")
-    # The setting (here from its environment variable) wins over the existing builder's variable.
+    # The setting (here from its environment variable, which the origin names) wins over the existing builder's variable.
     monkeypatch.setenv("KERNELS_BUILD_CUTLASS_DIR", str(ours))
     (dep,) = cuda_plan(root, tmp_path, settings(tmp_path)).dependencies
-    assert dep.root == ours and dep.origin.startswith("kernels.cutlass-dir")
+    assert dep.root == ours and dep.origin.startswith("KERNELS_BUILD_CUTLASS_DIR")
 
 
 def test_explicit_tree_of_another_version_is_used_with_a_warning(tmp_path: Path, capfd) -> None:

@@ -19,6 +19,7 @@ from typing import Dict, Optional, Tuple
 import pytest
 
 from kernels.variants import host_cpu, host_os, parse_variant, parse_wheel_label
+from kernels_build.compiler_cache import find_compiler_cache
 from kernels_build.config import load_build_config
 from kernels_build.errors import ConfigError, ToolchainError
 from kernels_build.plan import ROCM_SUPPORTED_ARCHS, BuildPlan, effective_rocm_archs, make_plan
@@ -480,6 +481,10 @@ def test_nvcc_splits_the_optimizations_of_a_file(repo: Path, torches: Dict[str, 
     # asked for by name, an nvcc without the option is an error, not a silent build without it
     with pytest.raises(ToolchainError, match=r"kernels.nvcc-split-compile=4 needs nvcc >= 12.0.*nvcc 11.8"):
         plan_for(repo, cu118, "cuda", nvcc=old_nvcc, nvcc_split_compile=4)
+    # given by its variable, the error names the variable
+    with pytest.raises(ToolchainError, match=r"^KERNELS_BUILD_NVCC_SPLIT_COMPILE=4 needs nvcc >= 12.0"):
+        plan_for(repo, cu118, "cuda", nvcc=old_nvcc, nvcc_split_compile=4,
+                 from_environment=frozenset({"nvcc-split-compile"}))
     assert "split-compile" not in render_cmakelists(plan_for(repo, cu118, "cuda", nvcc=old_nvcc,
                                                              nvcc_split_compile=1))
     toml = repo / "build.toml"
@@ -508,6 +513,14 @@ def test_a_bad_setting_from_the_environment_names_the_variable(monkeypatch: pyte
     monkeypatch.delenv("KERNELS_BUILD_TORCH_VERSION")
     with pytest.raises(ConfigError, match=r"^config settings: kernels.policy: 'x'"):
         BuildSettings.from_config_settings({"kernels.policy": "x"})
+    # a valid value remembers where it came from, for the errors of later stages
+    monkeypatch.setenv("KERNELS_BUILD_COMPILER_CACHE", "ccache")
+    settings = BuildSettings.from_config_settings({"kernels.policy": "manylinux_2_28"})
+    assert settings.from_environment == {"compiler-cache"}
+    assert settings.named("compiler-cache", "ccache") == "KERNELS_BUILD_COMPILER_CACHE=ccache"
+    assert settings.named("policy") == "kernels.policy"
+    with pytest.raises(ToolchainError, match=r"^KERNELS_BUILD_COMPILER_CACHE=ccache: ccache is not on PATH"):
+        find_compiler_cache("ccache", path="", setting=settings.named("compiler-cache"))
 
 
 def test_rocm_cmakelists(repo: Path, torches: Dict[str, TorchInfo]) -> None:

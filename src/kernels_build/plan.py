@@ -25,7 +25,7 @@ from .deps import ResolvedDependency
 from .errors import ConfigError, ToolchainError
 from .gpus import visible_cuda_capabilities
 from .parallelism import SPLIT_COMPILE_NVCC
-from .settings import BuildSettings
+from .settings import NATIVE, BuildSettings
 from .cuda_pip import select_nvcc
 from .toolchain import Nvcc, TorchInfo, find_nvcc, inspect_torch
 from .tvm_ffi import TVM_FFI_BACKENDS, TvmFfiInfo, check_no_torch_includes, inspect_tvm_ffi
@@ -327,7 +327,7 @@ def _torch_if_needed(
             return None
     if settings.torch_version and torch.major_minor != settings.torch_version:
         raise ToolchainError(
-            f"kernels.torch-version asks for torch {settings.torch_version[0]}.{settings.torch_version[1]} "
+            f"{settings.named('torch-version')} asks for torch {settings.torch_version[0]}.{settings.torch_version[1]} "
             f"but the build environment has torch {torch.version}; install that torch, or build "
             "with build isolation so that the backend requests it."
         )
@@ -393,7 +393,9 @@ def _cuda_toolchain(
         )
     if nvcc is None:
         view = build_root(config, settings) / f"cuda-pip-{torch.cuda[0]}.{torch.cuda[1]}"
-        nvcc, _ = select_nvcc(settings.cuda_toolchain, torch.cuda, view, torch.site_packages)
+        nvcc, _ = select_nvcc(
+            settings.cuda_toolchain, torch.cuda, view, torch.site_packages, setting=settings.named("cuda-toolchain")
+        )
     if nvcc is None:
         raise ToolchainError(
             f"no nvcc found (looked at $CUDACXX, $CUDA_HOME/bin, PATH, /usr/local/cuda); torch "
@@ -421,7 +423,7 @@ def _check_split_compile(settings: BuildSettings, nvcc: Nvcc) -> None:
         found = ".".join(map(str, nvcc.version))
         need = ".".join(map(str, SPLIT_COMPILE_NVCC))
         raise ToolchainError(
-            f"kernels.nvcc-split-compile={wanted} needs nvcc >= {need} (--split-compile), but nvcc "
+            f"{settings.named('nvcc-split-compile', str(wanted))} needs nvcc >= {need} (--split-compile), but nvcc "
             f"{found} ({nvcc.path}) builds this kernel; leave the setting at auto or 1, or use a CUDA "
             f"{need}+ toolkit."
         )
@@ -462,16 +464,16 @@ def cuda_narrowing(settings: BuildSettings) -> Tuple[Optional[Tuple[str, ...]], 
     """
     if not settings.native_archs:
         caps = settings.cuda_capabilities
-        return caps, (f"kernels.cuda-capabilities={';'.join(caps)}" if caps else "")
+        return caps, (settings.named("cuda-capabilities", ";".join(caps)) if caps else "")
     visible = visible_cuda_capabilities()
     if not visible:
         raise ToolchainError(
-            "kernels.cuda-capabilities=native builds for the GPUs visible at build time, but no "
+            f"{settings.named('cuda-capabilities', NATIVE)} builds for the GPUs visible at build time, but no "
             "CUDA GPU is visible (no NVIDIA driver, or CUDA_VISIBLE_DEVICES hides them all); "
             "name the archs instead, e.g. -C kernels.cuda-capabilities=9.0, or leave the setting "
             "out to build every default arch."
         )
-    return visible, f"kernels.cuda-capabilities=native (the visible GPUs: {', '.join(visible)})"
+    return visible, f"{settings.named('cuda-capabilities', NATIVE)} (the visible GPUs: {', '.join(visible)})"
 
 
 def source_hash(

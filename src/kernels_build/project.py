@@ -353,7 +353,7 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
     framework = config.framework
     assert isinstance(framework, (Torch, TvmFfi))
     languages = ["C", "CXX"] + {"cuda": ["CUDA"], "rocm": ["HIP"]}.get(plan.backend, [])
-    ours = find_compiler_cache(plan.settings.compiler_cache)
+    ours = find_compiler_cache(plan.settings.compiler_cache, setting=plan.settings.named("compiler-cache"))
     launcher = effective_launcher(ours)  # the one that will wrap the compilers
     out = [
         f"set(KERNEL_OPS_NAME {plan.ops_name})",

@@ -46,8 +46,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Tuple, Union
+from dataclasses import dataclass, field, replace
+from typing import Dict, FrozenSet, List, Mapping, Optional, Tuple, Union
 
 from kernels.variants import BACKENDS
 
@@ -100,6 +100,19 @@ class BuildSettings:
     #: the directory holding the per-variant build directories (None: ``<kernel>/.kernels_build``)
     build_dir: Optional[str] = None
     passthrough: Mapping[str, Union[str, List[str]]] = field(default_factory=dict)
+    #: names (``torch-version``, ...) of the settings whose value came from a KERNELS_BUILD_* variable
+    from_environment: FrozenSet[str] = frozenset()
+
+    def named(self, name: str, value: Optional[str] = None) -> str:
+        """How a message names the setting ``kernels.<name>``: the way the user gave it.
+
+        >>> BuildSettings(from_environment=frozenset({"torch-version"})).named("torch-version", "2.13")
+        'KERNELS_BUILD_TORCH_VERSION=2.13'
+        >>> BuildSettings().named("compiler-cache", "ccache")
+        'kernels.compiler-cache=ccache'
+        """
+        key = env_variable(name) if name in self.from_environment else _PREFIX + name
+        return key if value is None else f"{key}={value}"
 
     @property
     def native_archs(self) -> bool:
@@ -127,14 +140,15 @@ class BuildSettings:
             env = os.environ.get(env_variable(name))
             if name not in raw and env:
                 raw[name] = env
-                from_env.add(_PREFIX + name)
+                from_env.add(name)
         try:
-            return cls._validated(raw, passthrough)
+            return replace(cls._validated(raw, passthrough), from_environment=frozenset(from_env))
         except ConfigError as exc:
-            if exc.key not in from_env:
+            failed = exc.key[len(_PREFIX):] if exc.key.startswith(_PREFIX) else None
+            if failed not in from_env:
                 raise
             # the value came from the environment: name the variable the user set
-            raise ConfigError("environment", env_variable(exc.key[len(_PREFIX):]), exc.message) from None
+            raise ConfigError("environment", env_variable(failed), exc.message) from None
 
     @classmethod
     def _validated(cls, raw: Dict[str, str], passthrough: Dict[str, Union[str, List[str]]]) -> "BuildSettings":

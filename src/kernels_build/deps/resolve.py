@@ -129,7 +129,7 @@ def _resolve_one(library: HeaderLibrary, kernels: Tuple[str, ...], settings: Bui
 def _explicit_dir(library: HeaderLibrary, settings: BuildSettings) -> Optional[Tuple[Path, str]]:
     value = settings.dependency_dirs.get(library.library)
     if value:
-        return Path(value).expanduser(), f"kernels.{library.library}-dir"
+        return Path(value).expanduser(), settings.named(f"{library.library}-dir")
     if library.upstream_env and os.environ.get(library.upstream_env):
         return Path(os.environ[library.upstream_env]).expanduser(), library.upstream_env
     return None
