@@ -23,7 +23,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Sequence, Union
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import pytest
 
@@ -143,6 +143,26 @@ def only_wheel(directory: Path) -> Path:
     wheels = sorted(Path(directory).glob("*.whl"))
     assert len(wheels) == 1, f"expected one wheel in {directory}, found {[w.name for w in wheels]}"
     return wheels[0]
+
+
+def ninja_log(repo: Path) -> Dict[str, Tuple[str, str]]:
+    """Output -> (mtime, command hash) from ninja's log, the newest entry of each output.
+
+    Compared before and after a build, the outputs whose entry changed are those ninja built.
+    (Line positions would not do: CMake recompacts the log when it regenerates build.ninja.)
+    """
+    (log,) = list((repo / ".kernels_build").glob("*/cmake-build/.ninja_log"))
+    entries: Dict[str, Tuple[str, str]] = {}
+    for line in log.read_text().splitlines():
+        fields = line.split("\t")
+        if len(fields) == 5 and not line.startswith("#"):
+            entries[fields[3]] = (fields[2], fields[4])
+    return entries
+
+
+def rebuilt_since(repo: Path, before: Dict[str, Tuple[str, str]]) -> List[str]:
+    """Outputs ninja (re)built since the log held ``before``."""
+    return sorted(o for o, entry in ninja_log(repo).items() if before.get(o) != entry)
 
 
 def build_example_wheel(repo: Path, out: Path, settings: Iterable[str] = ()) -> Path:

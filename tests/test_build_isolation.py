@@ -22,7 +22,7 @@ from typing import Dict, List
 
 import pytest
 
-from conftest import build_example_wheel, clean_env, copy_example, only_wheel
+from conftest import build_example_wheel, clean_env, copy_example, ninja_log, only_wheel, rebuilt_since
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCH_213 = ["-C", "kernels.torch-version=2.13"]
@@ -102,6 +102,20 @@ def test_pip_wheel_with_isolation_builds_the_asked_variant_reproducibly(isolated
     # another copy of the sources: the same bytes as the in-place build of the session fixture.
     assert relu_cpu_wheel.name == isolated_pip_wheel.name
     assert _sha256(isolated_pip_wheel) == _sha256(relu_cpu_wheel)
+
+
+@frontends
+def test_a_second_isolated_build_in_the_same_checkout_compiles_nothing(wheelhouse, frontend_venv,
+                                                                      isolated_pip_wheel) -> None:
+    # A new isolated environment, so torch is somewhere else; the compile commands name the
+    # build directory's copy of its headers (kernels_build/header_mirror.py), which kept its files.
+    repo = isolated_pip_wheel.parent.parent
+    before = ninja_log(repo)
+    _run([str(frontend_venv / "python"), "-m", "pip", "wheel", "--no-deps", "-w", "dist-again", ".", *TORCH_213],
+         repo, _env(wheelhouse, frontend_venv))
+    rebuilt = rebuilt_since(repo, before)
+    assert not [o for o in rebuilt if o.endswith(".o")], rebuilt  # at most a relink
+    assert _sha256(only_wheel(repo / "dist-again")) == _sha256(isolated_pip_wheel)
 
 
 @frontends

@@ -23,36 +23,16 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Set
 
 import pytest
 
-from conftest import copy_example, install_target, only_wheel, pip_wheel, run
+from conftest import copy_example, install_target, ninja_log, only_wheel, pip_wheel, rebuilt_since, run
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="manylinux wheels: Linux only"),
 ]
-
-
-def _ninja_log(repo: Path) -> Dict[str, Tuple[str, str]]:
-    """Output -> (mtime, command hash) from ninja's log, the newest entry of each output.
-
-    Compared before and after a build, the outputs whose entry changed are those ninja built.
-    (Line positions would not do: CMake recompacts the log when it regenerates build.ninja.)
-    """
-    (log,) = list((repo / ".kernels_build").glob("*/cmake-build/.ninja_log"))
-    entries: Dict[str, Tuple[str, str]] = {}
-    for line in log.read_text().splitlines():
-        fields = line.split("\t")
-        if len(fields) == 5 and not line.startswith("#"):
-            entries[fields[3]] = (fields[2], fields[4])
-    return entries
-
-
-def _rebuilt_since(repo: Path, before: Dict[str, Tuple[str, str]]) -> List[str]:
-    """Outputs ninja (re)built since the log held ``before``."""
-    return sorted(o for o, entry in _ninja_log(repo).items() if before.get(o) != entry)
 
 
 def _sources(outputs: List[str]) -> Set[str]:
@@ -95,18 +75,49 @@ def _namespace_works(wheel: Path, target: Path) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
+def _same_torch_elsewhere(site: Path) -> Path:
+    """A directory for ``PYTHONPATH`` holding this environment's torch: its headers and the
+    files that locate it copied (new files, new modification times), the rest linked."""
+    import torch
+
+    package = Path(torch.__file__).parent
+    (site / "torch").mkdir(parents=True)
+    for entry in package.iterdir():
+        if entry.name == "include":
+            shutil.copytree(entry, site / "torch" / "include", copy_function=shutil.copyfile)
+        elif entry.name in ("__init__.py", "version.py"):
+            shutil.copyfile(entry, site / "torch" / entry.name)
+        else:
+            (site / "torch" / entry.name).symlink_to(entry)
+    return site
+
+
 def test_one_line_change_recompiles_only_the_changed_file(tmp_path: Path) -> None:
     repo = copy_example("relu", tmp_path)
     out = tmp_path / "wheelhouse"
     first = _so_names(_build(repo, out))
-    cold = _sources(_rebuilt_since(repo, {}))
+    cold = _sources(rebuilt_since(repo, {}))
     assert cold == {"relu_cpu.cpp", "torch_binding.cpp", *COMPAT, GLUE}, cold
 
+    # The same torch installed somewhere else, as in the new environment of every isolated
+    # build: the compile commands name the build directory's copy of its headers, which keeps
+    # its files, so nothing is recompiled (the extension is relinked: torch's libraries are
+    # elsewhere) and the wheel is the same.
+    before = ninja_log(repo)
+    elsewhere = _same_torch_elsewhere(tmp_path / "other-env")
+    shutil.copy(only_wheel(out), tmp_path / "first.whl")
+    pip_wheel(repo, out, ["kernels.compiler-cache=off"], env={"PYTHONPATH": str(elsewhere)})
+    rebuilt = rebuilt_since(repo, before)
+    assert _sources(rebuilt) == set() and [o for o in rebuilt if o.endswith(".abi3.so")] == rebuilt, rebuilt
+    assert (tmp_path / "first.whl").read_bytes() == only_wheel(out).read_bytes()
+    (stamp,) = (repo / ".kernels_build").glob("*/site-packages/.stamps/torch__include.json")
+    assert json.loads(stamp.read_text())["source"] == str((elsewhere / "torch" / "include").resolve())
+
     # A kernel source changes: it is compiled, plus the glue TU that holds the new namespace.
-    before = _ninja_log(repo)
+    before = ninja_log(repo)
     _edit(repo / "relu_cpu" / "relu_cpu.cpp", "// one-line change")
     second = _build(repo, out)
-    rebuilt = _rebuilt_since(repo, before)
+    rebuilt = rebuilt_since(repo, before)
     assert _sources(rebuilt) == {"relu_cpu.cpp", GLUE}, rebuilt
     assert _so_names(second) != first  # the namespace follows the sources
     assert any(o.endswith(".abi3.so") for o in rebuilt), rebuilt  # relinked
@@ -115,20 +126,20 @@ def test_one_line_change_recompiles_only_the_changed_file(tmp_path: Path) -> Non
     assert _so_names(second) == [f"relu/{namespace.split('::')[0]}.abi3.so"]
 
     # The registration TU changes: only it (and the glue) is compiled.
-    before = _ninja_log(repo)
+    before = ninja_log(repo)
     _edit(repo / "torch-ext" / "torch_binding.cpp", "// one-line change")
     _build(repo, out)
-    assert _sources(_rebuilt_since(repo, before)) == {"torch_binding.cpp", GLUE}
+    assert _sources(rebuilt_since(repo, before)) == {"torch_binding.cpp", GLUE}
 
     # A fixed namespace (-C kernels.unique-id=...): switching to it recompiles the glue TU
     # only, and from then on not even the glue is recompiled.
-    before = _ninja_log(repo)
+    before = ninja_log(repo)
     _build(repo, out, "kernels.unique-id=dev")
-    assert _sources(_rebuilt_since(repo, before)) == {GLUE}
-    before = _ninja_log(repo)
+    assert _sources(rebuilt_since(repo, before)) == {GLUE}
+    before = ninja_log(repo)
     _edit(repo / "relu_cpu" / "relu_cpu.cpp", "// another one-line change")
     wheel = _build(repo, out, "kernels.unique-id=dev")
-    rebuilt = _rebuilt_since(repo, before)
+    rebuilt = rebuilt_since(repo, before)
     assert _sources(rebuilt) == {"relu_cpu.cpp"}, rebuilt
     assert [o for o in rebuilt if not o.endswith(".o")] == ["_relu_cpu_dev.abi3.so"], rebuilt
     assert _so_names(wheel) == ["relu/_relu_cpu_dev.abi3.so"]
@@ -339,11 +350,13 @@ def test_two_checkouts_share_one_sccache_in_redis(tmp_path: Path) -> None:
             finally:
                 subprocess.run([tool, "--stop-server"], env=full_env, capture_output=True)
             compile_seconds.append(sum(_compile_seconds(repo).values()))
-            # The checkout's prefix map is left to sccache; site-packages' is kept.
+            # The prefix maps of the checkout, and of the copy of torch's headers inside it, are
+            # left to sccache; the headers are read from that copy.
             (commands,) = (repo / ".kernels_build").glob("*/cmake-build/compile_commands.json")
             text = commands.read_text()
-            assert f"-ffile-prefix-map={repo.resolve()}=" not in text
-            assert "=site-packages" in text
+            assert f"-ffile-prefix-map={repo.resolve()}" not in text
+            assert "=site-packages" not in text
+            assert f"-isystem {repo.resolve()}/.kernels_build/" in text
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -260,8 +260,8 @@ def _build(wheel_directory: Path, config_settings: ConfigSettings,
     from .assemble import finalize_wheel
     from .compiler_cache import effective_launcher, find_compiler_cache, sccache_base_dirs
     from .deps import resolve_dependencies
-    from .driver import build_with_scikit_build
-    from .project import generate_project
+    from .driver import build_with_scikit_build, keep_objects_across_environments
+    from .project import cmake_build_dir, generate_project
 
     settings = plan.settings
     config = plan.config
@@ -284,6 +284,7 @@ def _build(wheel_directory: Path, config_settings: ConfigSettings,
     with _build_dir_faults(plan):
         _check_build_dir(plan)
         project = generate_project(plan)
+        keep_objects_across_environments(cmake_build_dir(plan))
         with tempfile.TemporaryDirectory(prefix="kernels-raw-") as tmp:
             raw = build_with_scikit_build(project, Path(tmp), settings.passthrough, log_path=plan.work_dir / "build.log")
             final = finalize_wheel(raw, plan, wheel_directory)

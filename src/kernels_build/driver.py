@@ -21,6 +21,7 @@ a compile or link step failed, CMake's configure failed.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -97,6 +98,32 @@ def build_with_scikit_build(
         # found, a -C setting it rejects): one line, like our own errors.
         raise BuildFailedError(f"scikit-build-core: {result['error']}")
     raise _failure(output, returncode, log_path)
+
+
+def keep_objects_across_environments(build_dir: Path) -> None:
+    """Let a build from another build environment reuse ``build_dir``'s compiled objects.
+
+    scikit-build-core records the environment it ran from (``.skbuild-info.json``) and, when
+    the next build runs from another one (every isolated build does), deletes CMake's cache
+    *and* ``CMakeFiles/``, which holds the objects: everything would be recompiled. Only the
+    cache names that environment (its cmake, ninja, Python), so when scikit-build-core comes from
+    elsewhere this removes the cache and the record instead: CMake configures afresh, and
+    ninja, whose compile commands name nothing of the environment
+    (:mod:`kernels_build.header_mirror`), recompiles what changed and nothing else.
+    """
+    record = build_dir / ".skbuild-info.json"
+    try:
+        previous = json.loads(record.read_text()).get("skbuild_path")
+    except (OSError, ValueError, AttributeError):
+        return  # no record (a first build), or one scikit-build-core will judge itself
+    spec = importlib.util.find_spec("scikit_build_core")
+    current = Path(spec.origin).parent.resolve() if spec is not None and spec.origin else None
+    if previous is None or current is None or Path(previous) == current:
+        return
+    progress("the build environment changed since the last build: CMake configures afresh; "
+             "compiled objects are kept")
+    (build_dir / "CMakeCache.txt").unlink(missing_ok=True)
+    record.unlink(missing_ok=True)
 
 
 def verbose_requested(settings: Settings) -> bool:

@@ -28,6 +28,7 @@ from .config import Torch, TvmFfi
 from .cuda_archs import gencode_flags
 from .errors import ConfigError, SourceError
 from .flags import torch_flags
+from .header_mirror import MIRROR_DIR, mirrored_path, sync_mirror
 from .plan import DEFAULT_BUILD_DIR, BuildPlan
 from .registration import (
     EXTENSION_INIT_CPP,
@@ -65,9 +66,20 @@ def cmake_modules_dir() -> Path:
 
 
 def generate_project(plan: BuildPlan) -> Path:
-    """Write (or refresh) the CMake project of ``plan``; return its directory."""
+    """Write (or refresh) the CMake project of ``plan``; return its directory.
+
+    Our CMake modules and the framework's headers are copied next to it first
+    (:mod:`kernels_build.header_mirror`): compile commands then name paths that stay the same
+    from build to build, even when the build environment is a new temporary one.
+    """
     project = plan.work_dir / "project"
     generated = project / "generated"
+    for module in sorted(cmake_modules_dir().iterdir()):
+        if module.is_file():
+            _write_bytes_if_changed(project_cmake_dir(plan) / module.name, module.read_bytes())
+    site = _site_packages(plan)
+    if site is not None:
+        sync_mirror(_site_header_dirs(plan), site, header_mirror_dir(plan))
     _write_if_changed(generated / "_ops.py", render_ops_py(plan))
     if not plan.is_noarch and not plan.is_tvm_ffi:
         _write_if_changed(generated / "registration.h", REGISTRATION_H)
@@ -81,6 +93,57 @@ def _write_if_changed(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.is_file() or path.read_text() != text:
         path.write_text(text)
+
+
+def _write_bytes_if_changed(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.is_file() or path.read_bytes() != data:
+        path.write_bytes(data)
+
+
+def cmake_build_dir(plan: BuildPlan) -> Path:
+    """CMake's build directory of the variant, kept between builds (objects, ninja's log)."""
+    return plan.work_dir / "cmake-build"
+
+
+def project_cmake_dir(plan: BuildPlan) -> Path:
+    """The copy of our CMake modules (and compat sources) that the generated project uses."""
+    return plan.work_dir / "project" / "cmake"
+
+
+def header_mirror_dir(plan: BuildPlan) -> Path:
+    """Where the build reads the framework's headers from (:mod:`kernels_build.header_mirror`)."""
+    return plan.work_dir / MIRROR_DIR
+
+
+def _site_packages(plan: BuildPlan) -> Optional[Path]:
+    """The site-packages of the framework the kernel builds against (None: Python-only)."""
+    if plan.is_noarch:
+        return None
+    if plan.torch is not None and not plan.is_tvm_ffi:
+        return plan.torch.site_packages.resolve()
+    if plan.tvm_ffi is not None:
+        return plan.tvm_ffi.site_packages.resolve()
+    return None
+
+
+def _site_header_dirs(plan: BuildPlan) -> List[Path]:
+    """Every header directory of the framework, and of the ``depends`` libraries, the build reads."""
+    dirs: List[Path] = []
+    if plan.is_tvm_ffi and plan.tvm_ffi is not None:
+        dirs += plan.tvm_ffi.include_dirs
+    elif plan.torch is not None:
+        dirs += plan.torch.include_dirs
+        if plan.backend == "cuda":
+            dirs += plan.torch.cuda_wheel_include_dirs()
+    dirs += [d for kernel in plan.kernels for lib in plan.dependencies_of(kernel.name) for d in lib.include_dirs]
+    return [d.resolve() for d in dirs]
+
+
+def _read_from(plan: BuildPlan, path: Path) -> Path:
+    """The path the compiler reads ``path`` at: its copy when it lies in site-packages."""
+    site = _site_packages(plan)
+    return path if site is None else mirrored_path(path.resolve(), site, header_mirror_dir(plan))
 
 
 # --------------------------------------------------------------------------- glue files
@@ -144,7 +207,7 @@ def render_pyproject(plan: BuildPlan) -> str:
     config = plan.config
     project = project_table(plan)
     skbuild: Dict[str, object] = {
-        "build-dir": str(plan.work_dir / "cmake-build"),
+        "build-dir": str(cmake_build_dir(plan)),
         "cmake.version": ">=3.26",
         "wheel.packages": [],
         "wheel.license-files": [],
@@ -283,7 +346,7 @@ def render_cmakelists(plan: BuildPlan) -> str:
         out += _compiled_cmake(plan)
     out += [
         "",
-        f"include({_q(cmake_modules_dir() / 'python.cmake')})",
+        f"include({_q(project_cmake_dir(plan) / 'python.cmake')})",
         "kernel_install_python(",
         f"  DIR {_q(config.python_dir)}",
         "  FILES " + " ".join(_q(f) for f in files),
@@ -296,16 +359,16 @@ def render_cmakelists(plan: BuildPlan) -> str:
 
 def _path_prefix_maps(plan: BuildPlan, launcher: Optional[str]) -> List[str]:
     """``old=new`` pairs for ``-ffile-prefix-map``: the kernel, its build directory when that
-    is elsewhere (``kernels.build-dir``), then site-packages; less those left to sccache's
-    base directories (kernels_build/compiler_cache.py) when ``launcher`` is sccache."""
-    site_packages = plan.torch.site_packages if plan.torch else plan.tvm_ffi.site_packages  # type: ignore[union-attr]
+    is elsewhere (``kernels.build-dir``), then the copy of site-packages' headers named as
+    site-packages; less those left to sccache's base directories (kernels_build/compiler_cache.py)
+    when ``launcher`` is sccache."""
     name = plan.config.general.name
     root = plan.config.root.resolve()
     maps = [f"{root}={name}"]
     build_root = plan.build_root.resolve()
     if build_root != root and root not in build_root.parents:
         maps.append(f"{build_root}={name}/{DEFAULT_BUILD_DIR}")
-    maps.append(f"{site_packages.resolve()}=site-packages")
+    maps.append(f"{header_mirror_dir(plan).resolve()}=site-packages")
     kept, _ = paths_left_to_sccache(maps, sccache_base_dirs(launcher))
     return list(kept)
 
@@ -317,6 +380,7 @@ def _torch_cmake(plan: BuildPlan) -> List[str]:
     include_dirs = [*torch.include_dirs]
     if plan.backend == "cuda":
         include_dirs += torch.cuda_wheel_include_dirs()
+    include_dirs = [_read_from(plan, d) for d in include_dirs]
     libraries = [_torch_library(torch.library_dir, lib) for lib in TORCH_LIBRARIES[plan.backend]]
     flags = torch_flags(torch, plan.backend, plan.nvcc.version if plan.nvcc else None)
     out = [
@@ -342,7 +406,7 @@ def _tvm_ffi_cmake(plan: BuildPlan) -> List[str]:
     return [
         "set(KERNEL_FRAMEWORK tvm-ffi)",
         "set(KERNEL_CXX_STANDARD 17)",  # what TVM FFI's headers need
-        f"set(KERNEL_TVM_FFI_INCLUDE_DIRS {' '.join(_q(p) for p in info.include_dirs)})",
+        f"set(KERNEL_TVM_FFI_INCLUDE_DIRS {' '.join(_q(_read_from(plan, p)) for p in info.include_dirs)})",
         f"set(KERNEL_TVM_FFI_LIBRARY {_q(info.library)})",
     ]
 
@@ -388,8 +452,8 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
         out += _xpu_preamble(plan)
     out += [
         f"project({_cmake_id(config.general.name)} LANGUAGES {' '.join(languages)})",
-        f"include({_q(cmake_modules_dir() / 'kernels.cmake')})",
-        f"include({_q(cmake_modules_dir() / (plan.backend + '.cmake'))})",
+        f"include({_q(project_cmake_dir(plan) / 'kernels.cmake')})",
+        f"include({_q(project_cmake_dir(plan) / (plan.backend + '.cmake'))})",
         "",
     ]
     all_sources = [*framework.src, *(s for kernel in plan.kernels for s in kernel.src)]
@@ -406,7 +470,8 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
         args.append("  SOURCES " + " ".join(_q(root / s) for s in _compiled(kernel.src)))
         # The kernel's own include directories, then those of the libraries it depends on.
         libraries = plan.dependencies_of(kernel.name)
-        includes = [root / i for i in kernel.include] + [d for lib in libraries for d in lib.include_dirs]
+        includes = [root / i for i in kernel.include]
+        includes += [_read_from(plan, d) for lib in libraries for d in lib.include_dirs]
         if includes:
             args.append("  INCLUDE " + " ".join(_q(i) for i in includes))
         definitions = [d for lib in libraries for d in lib.library.definitions]
