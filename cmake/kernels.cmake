@@ -73,10 +73,15 @@ endif()
 # flag that always says "maybe multi-threaded": always correct, only a little slower.
 include(CheckIncludeFileCXX)
 check_include_file_cxx(sys/single_threaded.h KERNEL_HAVE_SINGLE_THREADED_H)
+# The compat sources: the generated project's copy (compile commands then name no path of the
+# build environment, which an isolated build makes anew each time), else these.
+if(NOT DEFINED KERNEL_COMPAT_DIR)
+  set(KERNEL_COMPAT_DIR "${CMAKE_CURRENT_LIST_DIR}")
+endif()
 set(KERNEL_GLIBC_COMPAT OFF)
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux" AND KERNEL_HAVE_SINGLE_THREADED_H)
   set(KERNEL_GLIBC_COMPAT ON)
-  set(KERNEL_GLIBC_COMPAT_HEADER "${CMAKE_CURRENT_LIST_DIR}/kernels_glibc_compat.h")
+  set(KERNEL_GLIBC_COMPAT_HEADER "${KERNEL_COMPAT_DIR}/kernels_glibc_compat.h")
   # (A target with precompiled torch headers has it as the PCH's first header instead: GCC
   # uses a PCH only when nothing was included before it; see kernel_precompile_torch_headers.)
   target_compile_options(kernel_base INTERFACE
@@ -88,7 +93,7 @@ endif()
 set(KERNEL_LIBSTDCXX_COMPAT OFF)
 if(KERNEL_GLIBC_COMPAT AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   set(KERNEL_LIBSTDCXX_COMPAT ON)
-  set(KERNEL_LIBSTDCXX_COMPAT_SOURCE "${CMAKE_CURRENT_LIST_DIR}/kernels_libstdcxx_compat.cpp")
+  set(KERNEL_LIBSTDCXX_COMPAT_SOURCE "${KERNEL_COMPAT_DIR}/kernels_libstdcxx_compat.cpp")
 endif()
 
 # Two versions of one kernel may be loaded into one process: no STB_GNU_UNIQUE symbols, which
@@ -159,7 +164,7 @@ function(kernel_precompile_torch_headers)
     # A PCH the compiler cannot use (other options than it was made with) is said, not ignored.
     target_compile_options(${target} PRIVATE "$<$<COMPILE_LANGUAGE:CXX>:-Winvalid-pch>")
   endforeach()
-  set_source_files_properties(${skip} "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/kernels_glibc_compat.c"
+  set_source_files_properties(${skip} "${KERNEL_COMPAT_DIR}/kernels_glibc_compat.c"
     PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
   if(KERNEL_GLIBC_COMPAT)
     # C++ sources of those targets that do without the PCH still get the compat header.
@@ -209,7 +214,7 @@ function(kernel_add_extension)
     list(APPEND sources "${init}")
   endif()
   if(KERNEL_GLIBC_COMPAT)
-    list(APPEND sources "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/kernels_glibc_compat.c")
+    list(APPEND sources "${KERNEL_COMPAT_DIR}/kernels_glibc_compat.c")
   endif()
   if(KERNEL_LIBSTDCXX_COMPAT)
     list(APPEND sources "${KERNEL_LIBSTDCXX_COMPAT_SOURCE}")

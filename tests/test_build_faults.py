@@ -220,24 +220,11 @@ def _read_only_source(build: Build) -> None:
     build.mounts += [f"mount --bind {repo} {repo}", f"mount -o remount,bind,ro {repo}"]
 
 
-def _copied_headers_kib() -> int:
-    """What the build directory's copy of torch's headers takes on a tmpfs (whole 4 kB pages),
-    with our CMake modules and the generated project, in kB (kernels_build/header_mirror.py)."""
-    import torch
-
-    pages = sum(-(-p.stat().st_size // 4096) for p in (Path(torch.__file__).parent / "include").rglob("*")
-                if p.is_file())
-    return pages * 4 + 256
-
-
-def _full_build_dir(kib_after_headers: int) -> Callable[[Build], None]:
-    """A tmpfs as the build directory, full ``kib_after_headers`` kB after the copy of torch's
-    headers (0: during that copy). CMake's first files fill 64 kB; 512 kB fill up while the
-    first source compiles."""
+def _full_build_dir(size: str) -> Callable[[Build], None]:
+    """CMake's first files fill 64 kB; 512 kB fill up while the first source compiles."""
     def setup(build: Build) -> None:
         build_dir = build.repo / ".kernels_build"
         build_dir.mkdir()
-        size = f"{(_copied_headers_kib() if kib_after_headers else 64) + kib_after_headers}k"
         build.mounts.append(f"mount -t tmpfs -o size={size} tmpfs {shlex.quote(str(build_dir))}")
         build.env["CMAKE_BUILD_PARALLEL_LEVEL"] = "1"
     return setup
@@ -280,13 +267,10 @@ FAULTS: Dict[str, Fault] = {
                            shows=[r"relu_cpu\.cpp:\d+:\d+: error: ", r"FAILED: relu_cpu/relu_cpu\.cpp"]),
     "read-only-source": Fault(_read_only_source, ["cannot write the build directory", "/.kernels_build/",
                                                   "make the repository writable", "kernels.build-dir=DIR"]),
-    "build-dir-full-copying-headers": Fault(_full_build_dir(0), [
-        "cannot write", "/.kernels_build/", "/site-packages/torch/include/", ": no space left on device",
-        "free some space", "kernels.build-dir"]),
-    "build-dir-full-at-configure": Fault(_full_build_dir(64), ["ran out of disk space",
-                                                               "No space left on device", "kernels.build-dir"]),
-    "build-dir-full-at-compile": Fault(_full_build_dir(512), ["ran out of disk space",
-                                                              "No space left on device", "kernels.build-dir"]),
+    "build-dir-full-at-configure": Fault(_full_build_dir("64k"), ["ran out of disk space",
+                                                                  "No space left on device", "kernels.build-dir"]),
+    "build-dir-full-at-compile": Fault(_full_build_dir("512k"), ["ran out of disk space",
+                                                                 "No space left on device", "kernels.build-dir"]),
     "wheel-dir-full": Fault(_full_wheel_dir, ["cannot write", ".whl: no space left on device",
                                               "free some space"]),
 }

@@ -261,7 +261,7 @@ def _build(wheel_directory: Path, config_settings: ConfigSettings,
     from .compiler_cache import effective_launcher, find_compiler_cache, sccache_base_dirs
     from .deps import resolve_dependencies
     from .driver import build_with_scikit_build, keep_objects_across_environments
-    from .project import cmake_build_dir, generate_project
+    from .project import cmake_build_dir, generate_project, with_headers_copy
 
     settings = plan.settings
     config = plan.config
@@ -283,6 +283,7 @@ def _build(wheel_directory: Path, config_settings: ConfigSettings,
             progress(f"kernel.{name}: CUDA archs {' '.join(str(c) for c in caps)}")
     with _build_dir_faults(plan):
         _check_build_dir(plan)
+        plan = with_headers_copy(plan)
         project = generate_project(plan)
         keep_objects_across_environments(cmake_build_dir(plan))
         with tempfile.TemporaryDirectory(prefix="kernels-raw-") as tmp:

@@ -59,6 +59,9 @@ class BuildPlan:
     stable_abi: Optional[Tuple[int, ...]] = None
     #: the libraries of the kernels' ``depends``, once found (see :meth:`with_dependencies`)
     dependencies: Tuple[ResolvedDependency, ...] = ()
+    #: the copy of the headers in site-packages that compile commands name, once made
+    #: (:mod:`kernels_build.header_mirror`; None: the headers where they lie)
+    headers_copy: Optional[Path] = None
     #: the TVM FFI a ``[tvm-ffi]`` kernel is compiled against (then ``torch`` is None)
     tvm_ffi: Optional[TvmFfiInfo] = None
 

@@ -13,6 +13,7 @@ Files are only rewritten when their content changes, so ninja sees no change on 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -28,7 +29,7 @@ from .config import Torch, TvmFfi
 from .cuda_archs import gencode_flags
 from .errors import ConfigError, SourceError
 from .flags import torch_flags
-from .header_mirror import MIRROR_DIR, mirrored_path, sync_mirror
+from .header_mirror import SITE_DIR, default_headers_cache, mirrored_path, shared_copy
 from .plan import DEFAULT_BUILD_DIR, BuildPlan
 from .registration import (
     EXTENSION_INIT_CPP,
@@ -65,28 +66,42 @@ def cmake_modules_dir() -> Path:
     raise FileNotFoundError("kernels_build's CMake modules are missing; reinstall the kernels package")
 
 
+def with_headers_copy(plan: BuildPlan) -> BuildPlan:
+    """``plan`` naming the copy of the headers it reads from site-packages, made if missing
+    (:mod:`kernels_build.header_mirror`): compile commands then stay the same when the same
+    torch is installed elsewhere, as in the new environment of every isolated build.
+
+    Raises ``OSError`` when the copy cannot be written (the caller names the place).
+    """
+    site = _site_packages(plan)
+    if site is None:
+        return plan
+    copy = shared_copy(_site_header_dirs(plan), site, default_headers_cache(), plan.work_dir / "headers.json")
+    return dataclasses.replace(plan, headers_copy=copy)
+
+
 def generate_project(plan: BuildPlan) -> Path:
     """Write (or refresh) the CMake project of ``plan``; return its directory.
 
-    Our CMake modules and the framework's headers are copied next to it first
-    (:mod:`kernels_build.header_mirror`): compile commands then name paths that stay the same
-    from build to build, even when the build environment is a new temporary one.
+    Our compat sources are copied into it: compile commands name them, and where the
+    ``kernels_build`` package lies changes with every isolated build.
     """
     project = plan.work_dir / "project"
     generated = project / "generated"
-    for module in sorted(cmake_modules_dir().iterdir()):
-        if module.is_file():
-            _write_bytes_if_changed(project_cmake_dir(plan) / module.name, module.read_bytes())
-    site = _site_packages(plan)
-    if site is not None:
-        sync_mirror(_site_header_dirs(plan), site, header_mirror_dir(plan))
     _write_if_changed(generated / "_ops.py", render_ops_py(plan))
     if not plan.is_noarch and not plan.is_tvm_ffi:
         _write_if_changed(generated / "registration.h", REGISTRATION_H)
         _write_if_changed(generated / EXTENSION_INIT_NAME, EXTENSION_INIT_CPP)
+    if not plan.is_noarch:
+        for name in COMPAT_SOURCES:
+            _write_bytes_if_changed(project / "compat" / name, (cmake_modules_dir() / name).read_bytes())
     _write_if_changed(project / "pyproject.toml", render_pyproject(plan))
     _write_if_changed(project / "CMakeLists.txt", render_cmakelists(plan))
     return project
+
+
+#: Our sources that compile commands name (cmake/kernels.cmake, ``KERNEL_COMPAT_DIR``).
+COMPAT_SOURCES = ("kernels_glibc_compat.h", "kernels_glibc_compat.c", "kernels_libstdcxx_compat.cpp")
 
 
 def _write_if_changed(path: Path, text: str) -> None:
@@ -104,16 +119,6 @@ def _write_bytes_if_changed(path: Path, data: bytes) -> None:
 def cmake_build_dir(plan: BuildPlan) -> Path:
     """CMake's build directory of the variant, kept between builds (objects, ninja's log)."""
     return plan.work_dir / "cmake-build"
-
-
-def project_cmake_dir(plan: BuildPlan) -> Path:
-    """The copy of our CMake modules (and compat sources) that the generated project uses."""
-    return plan.work_dir / "project" / "cmake"
-
-
-def header_mirror_dir(plan: BuildPlan) -> Path:
-    """Where the build reads the framework's headers from (:mod:`kernels_build.header_mirror`)."""
-    return plan.work_dir / MIRROR_DIR
 
 
 def _site_packages(plan: BuildPlan) -> Optional[Path]:
@@ -143,7 +148,7 @@ def _site_header_dirs(plan: BuildPlan) -> List[Path]:
 def _read_from(plan: BuildPlan, path: Path) -> Path:
     """The path the compiler reads ``path`` at: its copy when it lies in site-packages."""
     site = _site_packages(plan)
-    return path if site is None else mirrored_path(path.resolve(), site, header_mirror_dir(plan))
+    return path if site is None else mirrored_path(path.resolve(), site, plan.headers_copy)
 
 
 # --------------------------------------------------------------------------- glue files
@@ -346,7 +351,7 @@ def render_cmakelists(plan: BuildPlan) -> str:
         out += _compiled_cmake(plan)
     out += [
         "",
-        f"include({_q(project_cmake_dir(plan) / 'python.cmake')})",
+        f"include({_q(cmake_modules_dir() / 'python.cmake')})",
         "kernel_install_python(",
         f"  DIR {_q(config.python_dir)}",
         "  FILES " + " ".join(_q(f) for f in files),
@@ -368,7 +373,9 @@ def _path_prefix_maps(plan: BuildPlan, launcher: Optional[str]) -> List[str]:
     build_root = plan.build_root.resolve()
     if build_root != root and root not in build_root.parents:
         maps.append(f"{build_root}={name}/{DEFAULT_BUILD_DIR}")
-    maps.append(f"{header_mirror_dir(plan).resolve()}=site-packages")
+    site_packages = plan.headers_copy / SITE_DIR if plan.headers_copy is not None else _site_packages(plan)
+    if site_packages is not None:
+        maps.append(f"{site_packages}=site-packages")
     kept, _ = paths_left_to_sccache(maps, sccache_base_dirs(launcher))
     return list(kept)
 
@@ -452,8 +459,9 @@ def _compiled_cmake(plan: BuildPlan) -> List[str]:
         out += _xpu_preamble(plan)
     out += [
         f"project({_cmake_id(config.general.name)} LANGUAGES {' '.join(languages)})",
-        f"include({_q(project_cmake_dir(plan) / 'kernels.cmake')})",
-        f"include({_q(project_cmake_dir(plan) / (plan.backend + '.cmake'))})",
+        f"set(KERNEL_COMPAT_DIR {_q(plan.work_dir / 'project' / 'compat')})",
+        f"include({_q(cmake_modules_dir() / 'kernels.cmake')})",
+        f"include({_q(cmake_modules_dir() / (plan.backend + '.cmake'))})",
         "",
     ]
     all_sources = [*framework.src, *(s for kernel in plan.kernels for s in kernel.src)]
