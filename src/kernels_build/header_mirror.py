@@ -26,6 +26,8 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from kernels.atomic_files import write_text_atomically
+
 #: The directory of each copy holding the site-packages layout (what the prefix map names).
 SITE_DIR = "site-packages"
 
@@ -72,9 +74,8 @@ def shared_copy(directories: Sequence[Path], site_packages: Path, cache: Path, s
         root = cache / digest
         if not root.is_dir():
             _write_copy(listing, site_packages, root)
-        stamp.parent.mkdir(parents=True, exist_ok=True)
         remembered = {"listing": _listing_digest(listing, site_packages), "digest": digest}
-        _write_atomically(stamp, json.dumps(remembered).encode())
+        write_text_atomically(stamp, json.dumps(remembered))
     return cache / digest
 
 
@@ -142,14 +143,3 @@ def _read_json(path: Path) -> dict:
     except (OSError, ValueError):
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
